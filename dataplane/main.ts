@@ -1,0 +1,92 @@
+#!/usr/bin/env node
+/**
+ * sluice-dataplane: serves the OpenAI API in front of the engines, from routing snapshots pushed
+ * by the operator. Never talks to the Kubernetes API. With --snapshot-file it starts serving the
+ * last published snapshot at once, even when the operator is down.
+ */
+import { existsSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { readSnapshotFile } from '../shared/snapshot/snapshot-file';
+import { createLogger } from '../shared/log/logger';
+import { EndpointRegistry } from './proxy/endpoint-registry';
+import { SnapshotStore } from './routing/snapshot-store';
+import { createAdminApp } from './server/admin-server';
+import { DataplaneMetrics } from './server/metrics';
+import { createTrafficServer } from './server/traffic-server';
+import { parseDataplaneSettings, type DataplaneSettings } from './settings';
+
+/** A running data plane. */
+export interface Dataplane {
+  readonly store: SnapshotStore;
+  readonly trafficPort: number;
+  readonly adminPort: number;
+  close(): Promise<void>;
+}
+
+function listen(server: Server, host: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      const addr = server.address();
+      resolve(typeof addr === 'object' && addr ? addr.port : port);
+    });
+  });
+}
+
+/** Starts both listeners. */
+export async function startDataplane(settings: DataplaneSettings): Promise<Dataplane> {
+  const log = createLogger('dataplane', settings.logLevel);
+  const metrics = new DataplaneMetrics();
+  const registry = new EndpointRegistry({ connections: settings.connectionsPerEndpoint, connectTimeoutMs: settings.connectTimeoutMs });
+  const store = new SnapshotStore(registry);
+  if (settings.snapshotFile && existsSync(settings.snapshotFile)) {
+    try {
+      const result = store.apply(readSnapshotFile(settings.snapshotFile));
+      if (result.status === 'applied') metrics.snapshotVersion.set(result.version);
+      log.info({ file: settings.snapshotFile, result }, 'startup snapshot');
+    } catch (err) {
+      log.warn({ err, file: settings.snapshotFile }, 'startup snapshot unreadable; waiting for a push');
+    }
+  }
+  const traffic = createTrafficServer({ settings, store, metrics, log });
+  const admin = createAdminApp({ pushToken: settings.pushToken, store, registry, metrics, log });
+  const trafficPort = await listen(traffic, settings.listen.host, settings.listen.port);
+  const adminHttp = createServer(admin);
+  const adminPort = await listen(adminHttp, settings.admin.host, settings.admin.port);
+  log.info({ traffic: `${settings.listen.host}:${trafficPort}`, admin: `${settings.admin.host}:${adminPort}`, pushAuth: settings.pushToken ? 'bearer' : 'none' }, 'data plane listening');
+  return {
+    store,
+    trafficPort,
+    adminPort,
+    async close() {
+      await Promise.all([
+        new Promise((r) => traffic.close(r)),
+        new Promise((r) => adminHttp.close(r)),
+      ]);
+      traffic.closeAllConnections();
+      adminHttp.closeAllConnections();
+      await registry.close();
+    },
+  };
+}
+
+if (require.main === module) {
+  let settings: DataplaneSettings;
+  try {
+    settings = parseDataplaneSettings(process.argv.slice(2));
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n`);
+    process.exit(2);
+  }
+  startDataplane(settings).then((dp) => {
+    // The port line lets scripts and tests that pass port 0 learn the real ports.
+    process.stdout.write(`${JSON.stringify({ msg: 'sluice-dataplane ready', trafficPort: dp.trafficPort, adminPort: dp.adminPort })}\n`);
+    const stop = () => dp.close().then(() => process.exit(0));
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  }, (err: Error) => {
+    process.stderr.write(`sluice-dataplane failed to start: ${err.message}\n`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,149 @@
+/**
+ * The routing table: a RoutingSnapshot turned into what the request path needs, built once when
+ * the snapshot is applied. Model and adapter names map straight to their routes, matchers are
+ * compiled, weighted pickers hold their round-robin state, and servers hold their endpoints.
+ * A request reads one table from start to end, so it never sees half of two snapshots.
+ */
+import type { RoutingSnapshot, SnapshotRoute, SnapshotServer } from '../../shared/snapshot/schema';
+import type { Endpoint, EndpointRegistry } from '../proxy/endpoint-registry';
+import { compileMatch, type Matcher } from './string-match';
+import { WeightedPicker } from './weighted-picker';
+
+/** A ModelServer ready for forwarding. */
+export interface ServerEntry {
+  readonly key: string;
+  readonly spec: SnapshotServer;
+  readonly endpoints: readonly Endpoint[];
+}
+
+/** Where a rule sends a request: a server, or the name of a missing one. */
+export type Target = { server: ServerEntry; missing?: undefined } | { server?: undefined; missing: string };
+
+/** A compiled rule. */
+export interface RuleEntry {
+  readonly name: string;
+  readonly headers: readonly { name: string; match: Matcher }[];
+  readonly uri: Matcher | null;
+  readonly bodyModel: string | undefined;
+  readonly picker: WeightedPicker<Target>;
+}
+
+/** A compiled route. */
+export interface RouteEntry {
+  readonly key: string;
+  readonly spec: SnapshotRoute;
+  readonly rules: readonly RuleEntry[];
+}
+
+/** The view of a request that route matching reads. */
+export interface MatchInput {
+  readonly model: string;
+  readonly path: string;
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+}
+
+/** The outcome of matching: the route, the rule and whether the model named a LoRA adapter. */
+export interface RouteMatch {
+  readonly route: RouteEntry;
+  readonly rule: RuleEntry;
+  readonly isLora: boolean;
+}
+
+function headerValue(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/** Immutable routing state for one snapshot (the pickers' counters are the only moving part). */
+export class RoutingTable {
+  /** The snapshot this table was built from. */
+  readonly snapshot: RoutingSnapshot;
+  /** Servers by `namespace/name`. */
+  readonly servers: ReadonlyMap<string, ServerEntry>;
+  /** `/v1/models` answer, serialised once. */
+  readonly modelsBody: Buffer;
+  private readonly byModel = new Map<string, RouteEntry[]>();
+  private readonly byLora = new Map<string, RouteEntry[]>();
+
+  constructor(snapshot: RoutingSnapshot, registry: EndpointRegistry) {
+    this.snapshot = snapshot;
+    const servers = new Map<string, ServerEntry>();
+    const origins = new Set<string>();
+    for (const s of snapshot.servers) {
+      // Until prefill/decode pairing lands, a PD server is served by its decode pods alone: they
+      // compute the prefill locally when a request carries no KV transfer parameters.
+      const usable = s.pd ? s.endpoints.filter((e) => e.role === 'decode') : s.endpoints;
+      const endpoints = usable.map((e) => {
+        const host = e.address.includes(':') ? `[${e.address}]` : e.address;
+        const origin = `${s.protocol}://${host}:${e.port}`;
+        origins.add(origin);
+        return registry.acquire(e.pod, origin);
+      });
+      servers.set(s.key, { key: s.key, spec: s, endpoints });
+    }
+    registry.retain(origins);
+    this.servers = servers;
+
+    for (const r of snapshot.routes) {
+      const entry: RouteEntry = {
+        key: r.key,
+        spec: r,
+        rules: r.rules.map((rule) => ({
+          name: rule.name,
+          headers: rule.headers.map((h) => ({ name: h.name, match: compileMatch(h.match) })),
+          uri: rule.uri ? compileMatch(rule.uri) : null,
+          bodyModel: rule.bodyModel,
+          picker: new WeightedPicker<Target>(rule.targets.map((t) => {
+            const server = servers.get(t.server);
+            return { item: server ? { server } : { missing: t.server }, weight: t.weight };
+          })),
+        })),
+      };
+      // Snapshot routes are already oldest-first, so appending keeps precedence.
+      if (r.modelName) push(this.byModel, r.modelName, entry);
+      for (const lora of r.loraAdapters) push(this.byLora, lora, entry);
+    }
+    const created = Math.floor(Date.parse(snapshot.generatedAt) / 1000) || 0;
+    const ids = [...new Set([...this.byModel.keys(), ...this.byLora.keys()])].sort();
+    this.modelsBody = Buffer.from(JSON.stringify({
+      object: 'list',
+      data: ids.map((id) => ({ id, object: 'model', created, owned_by: 'sluice', lora: this.byLora.has(id) && !this.byModel.has(id) })),
+    }));
+  }
+
+  /** True when some route serves this name as a model or LoRA adapter. */
+  servesName(name: string): boolean {
+    return this.byModel.has(name) || this.byLora.has(name);
+  }
+
+  /**
+   * Finds the route and rule for a request: routes for the model name first, then routes listing
+   * it as a LoRA adapter; within them, oldest route first and the first rule whose modelMatch holds.
+   */
+  match(req: MatchInput): RouteMatch | null {
+    const byModel = this.byModel.get(req.model);
+    const candidates = byModel ?? this.byLora.get(req.model);
+    if (!candidates) return null;
+    const isLora = byModel === undefined;
+    for (const route of candidates) {
+      for (const rule of route.rules) {
+        if (rule.bodyModel !== undefined && rule.bodyModel !== req.model) continue;
+        if (rule.uri && !rule.uri(req.path)) continue;
+        let ok = true;
+        for (const h of rule.headers) {
+          if (!h.match(headerValue(req.headers[h.name]))) {
+            ok = false;
+            break;
+          }
+        }
+        if (ok) return { route, rule, isLora };
+      }
+    }
+    return null;
+  }
+}
+
+function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
+  const list = map.get(key);
+  if (list) list.push(value);
+  else map.set(key, [value]);
+}

@@ -1,0 +1,113 @@
+/**
+ * The admin listener: snapshot intake from the operator, Prometheus metrics and debug dumps.
+ * Not on the request path, so it uses express for readable routing.
+ *
+ *   PUT  /v1/snapshot               bearer token; 200 applied/unchanged, 400 invalid, 409 stale
+ *   GET  /v1/snapshot               version and hash serving (?full=1 for the whole snapshot)
+ *   GET  /metrics                   Prometheus text format
+ *   GET  /debug/config_dump/{modelroutes,modelservers,pods}
+ *   GET  /healthz
+ */
+import { timingSafeEqual, createHash } from 'node:crypto';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { ERROR_CODES, errorBody, type ErrorCode } from '../../shared/errors/codes';
+import type { Logger } from '../../shared/log/logger';
+import type { EndpointRegistry } from '../proxy/endpoint-registry';
+import type { SnapshotStore } from '../routing/snapshot-store';
+import type { DataplaneMetrics } from './metrics';
+
+/** What the admin listener needs. */
+export interface AdminDeps {
+  readonly pushToken: string | null;
+  readonly store: SnapshotStore;
+  readonly registry: EndpointRegistry;
+  readonly metrics: DataplaneMetrics;
+  readonly log: Logger;
+}
+
+function send(res: Response, code: ErrorCode, message: string, extra: Record<string, unknown> = {}): void {
+  const body = JSON.parse(errorBody(code, message)) as { error: Record<string, unknown> };
+  Object.assign(body.error, extra);
+  res.status(ERROR_CODES[code].status).json(body);
+}
+
+const digest = (s: string) => createHash('sha256').update(s).digest();
+
+/** Creates the admin express app. */
+export function createAdminApp(deps: AdminDeps): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  const tokenDigest = deps.pushToken ? digest(deps.pushToken) : null;
+
+  const requireToken = (req: Request, res: Response, next: NextFunction) => {
+    if (!tokenDigest) return next();
+    const header = req.headers.authorization ?? '';
+    const given = header.startsWith('Bearer ') ? header.slice(7) : '';
+    // Compare digests so the comparison takes the same time whatever the length of the guess.
+    if (!timingSafeEqual(digest(given), tokenDigest)) return send(res, 'SLUICE_UNAUTHORIZED', 'missing or wrong bearer token for the admin API (operator flag --push-token-file)');
+    next();
+  };
+
+  app.put('/v1/snapshot', requireToken, express.json({ limit: '256mb' }), (req, res) => {
+    const result = deps.store.apply(req.body);
+    deps.metrics.snapshotApplies.labels(result.status).inc();
+    switch (result.status) {
+      case 'applied':
+        deps.metrics.snapshotVersion.set(result.version);
+        deps.log.info({ version: result.version, hash: result.hash }, 'snapshot applied');
+        res.json(result);
+        return;
+      case 'unchanged':
+        res.json(result);
+        return;
+      case 'invalid':
+        deps.log.warn({ issues: result.issues }, 'snapshot refused: invalid; the previous one keeps serving');
+        send(res, 'SLUICE_SNAPSHOT_INVALID', `snapshot refused, ${result.issues.length} problem(s): ${result.issues.slice(0, 5).map((i) => `${i.path || '(root)'}: ${i.message}`).join('; ')}`, { issues: result.issues });
+        return;
+      case 'stale':
+        send(res, 'SLUICE_SNAPSHOT_STALE', result.message, { servingVersion: result.version });
+    }
+  });
+
+  app.get('/v1/snapshot', (req, res) => {
+    const table = deps.store.current();
+    if (!table) return send(res, 'SLUICE_NOT_READY', 'no snapshot applied yet');
+    const s = table.snapshot;
+    res.json(req.query.full ? s : { version: s.version, hash: s.hash, generatedAt: s.generatedAt });
+  });
+
+  app.get('/metrics', async (_req, res) => {
+    for (const ep of deps.registry.all()) deps.metrics.inFlight.labels(ep.pod).set(ep.inFlight);
+    res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
+  });
+
+  app.get('/debug/config_dump/:what', (req, res) => {
+    const table = deps.store.current();
+    if (!table) return send(res, 'SLUICE_NOT_READY', 'no snapshot applied yet');
+    switch (req.params.what) {
+      case 'modelroutes':
+        return void res.json({ version: table.snapshot.version, routes: table.snapshot.routes });
+      case 'modelservers':
+        return void res.json({ version: table.snapshot.version, servers: table.snapshot.servers });
+      case 'pods':
+        return void res.json({
+          version: table.snapshot.version,
+          pods: [...table.servers.values()].flatMap((s) => s.endpoints.map((e) => ({ server: s.key, pod: e.pod, origin: e.origin, inFlight: e.inFlight }))),
+        });
+      default:
+        return send(res, 'SLUICE_NOT_FOUND', `no dump ${req.params.what}; try modelroutes, modelservers or pods`);
+    }
+  });
+
+  app.get('/healthz', (_req, res) => void res.type('text/plain').send('ok\n'));
+
+  app.use((_req: Request, res: Response) => send(res, 'SLUICE_NOT_FOUND', 'no such admin endpoint'));
+  // express turns body-parser failures (bad JSON, too large) into errors with a status.
+  app.use((err: { status?: number; message: string }, _req: Request, res: Response, _next: NextFunction) => {
+    if (err.status === 400) return send(res, 'SLUICE_SNAPSHOT_INVALID', `snapshot body is not valid JSON: ${err.message}`);
+    if (err.status === 413) return send(res, 'SLUICE_BODY_TOO_LARGE', err.message);
+    deps.log.error({ err }, 'admin request failed');
+    send(res, 'SLUICE_INTERNAL', 'internal error');
+  });
+  return app;
+}

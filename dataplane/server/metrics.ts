@@ -1,0 +1,39 @@
+/**
+ * Data-plane Prometheus metrics, on the admin listener's /metrics. Label values are route and
+ * server keys and status codes, so cardinality is bounded by configuration, not by traffic.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** Latency buckets in seconds: from sub-millisecond proxy work up to long generations. */
+const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
+
+/** The data plane's metric set. */
+export class DataplaneMetrics {
+  readonly registry = new Registry();
+  /** Requests answered, by route, server and HTTP status. */
+  readonly requests = new Counter({ name: 'sluice_requests_total', help: 'Requests answered, by route, target ModelServer and HTTP status code.', labelNames: ['route', 'server', 'code'] as const, registers: [this.registry] });
+  /** Errors Sluice itself produced, by error code. */
+  readonly errors = new Counter({ name: 'sluice_errors_total', help: 'Errors returned by Sluice itself, by error code.', labelNames: ['code'] as const, registers: [this.registry] });
+  /** End-to-end request duration. */
+  readonly duration = new Histogram({ name: 'sluice_request_duration_seconds', help: 'Time from request received to response finished.', labelNames: ['route', 'server'] as const, buckets: LATENCY_BUCKETS, registers: [this.registry] });
+  /** Time to the upstream response headers (for streams, close to time to first token). */
+  readonly upstreamHeaders = new Histogram({ name: 'sluice_upstream_response_headers_seconds', help: 'Time from request received until the engine sent response headers.', labelNames: ['server'] as const, buckets: LATENCY_BUCKETS, registers: [this.registry] });
+  /** Attempts that failed over to another endpoint. */
+  readonly failovers = new Counter({ name: 'sluice_upstream_failovers_total', help: 'Upstream attempts abandoned for another endpoint, by server and reason.', labelNames: ['server', 'reason'] as const, registers: [this.registry] });
+  /** In-flight requests per endpoint. */
+  readonly inFlight = new Gauge({ name: 'sluice_endpoint_in_flight_requests', help: 'Requests in flight per engine endpoint.', labelNames: ['pod'] as const, registers: [this.registry] });
+  /** The serving snapshot version. */
+  readonly snapshotVersion = new Gauge({ name: 'sluice_snapshot_version', help: 'Version of the routing snapshot being served (0 before the first).', registers: [this.registry] });
+  /** Snapshot offers by outcome. */
+  readonly snapshotApplies = new Counter({ name: 'sluice_snapshot_applies_total', help: 'Snapshots offered to this data plane, by result (applied, unchanged, invalid, stale).', labelNames: ['result'] as const, registers: [this.registry] });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: 'sluice_process_' });
+    // prom-client names three gauges *_total, which Prometheus reserves for counters (promtool
+    // flags them). Their information is in the non-_total gauges next to them.
+    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
+      this.registry.removeSingleMetric(`sluice_process_${name}`);
+    }
+    this.snapshotVersion.set(0);
+  }
+}

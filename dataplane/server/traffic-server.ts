@@ -1,0 +1,177 @@
+/**
+ * The traffic listener: the OpenAI API in front of the engines. Plain node:http (see
+ * docs/adr/0001-node-http-on-the-traffic-path.md). Per request: read and parse the body once,
+ * match the route on the table current at arrival, pick a target by weight, rewrite `model` for
+ * base-model requests, forward, then write one access-log line and the metrics.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { randomBytes } from 'node:crypto';
+import { ERROR_CODES, SluiceError, type ErrorCode } from '../../shared/errors/codes';
+import type { Logger } from '../../shared/log/logger';
+import { forward, upstreamRequestHeaders, type ForwardOutcome } from '../proxy/forwarder';
+import type { RouteMatch, ServerEntry } from '../routing/routing-table';
+import type { SnapshotStore } from '../routing/snapshot-store';
+import type { DataplaneSettings } from '../settings';
+import { sendError } from './http-errors';
+import type { DataplaneMetrics } from './metrics';
+import { parseBody, readBody } from './request-body';
+
+/** What the traffic listener needs. */
+export interface TrafficDeps {
+  readonly settings: DataplaneSettings;
+  readonly store: SnapshotStore;
+  readonly metrics: DataplaneMetrics;
+  readonly log: Logger;
+}
+
+const INFERENCE_PATHS = new Set(['/v1/completions', '/v1/chat/completions', '/v1/embeddings']);
+const ID_PREFIX = randomBytes(4).toString('hex');
+let idCounter = 0;
+
+/** Everything known about a request by the time it is logged. */
+interface RequestRecord {
+  id: string;
+  path: string;
+  model?: string;
+  stream?: boolean;
+  match?: RouteMatch;
+  server?: ServerEntry;
+  outcome?: ForwardOutcome;
+  code?: ErrorCode;
+  error?: string;
+}
+
+/** Creates (but does not start) the traffic server. */
+export function createTrafficServer(deps: TrafficDeps): Server {
+  const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, (req, res) => {
+    handle(deps, req, res).catch((err: unknown) => {
+      deps.log.error({ err }, 'unhandled error in request handler');
+      sendError(res, 'SLUICE_INTERNAL', 'internal error; see the data-plane log');
+    });
+  });
+  server.headersTimeout = 30_000;
+  return server;
+}
+
+async function handle(deps: TrafficDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const url = req.url ?? '/';
+  const q = url.indexOf('?');
+  const path = q < 0 ? url : url.slice(0, q);
+  if (INFERENCE_PATHS.has(path)) {
+    if (req.method !== 'POST') return fail(deps, res, 'SLUICE_METHOD_NOT_ALLOWED', `${path} accepts POST only`);
+    return inference(deps, req, res, path);
+  }
+  const known = path === '/v1/models' || path === '/healthz' || path === '/readyz';
+  if (known && req.method !== 'GET' && req.method !== 'HEAD') {
+    return fail(deps, res, 'SLUICE_METHOD_NOT_ALLOWED', `${path} accepts GET only`);
+  }
+  switch (path) {
+    case '/healthz':
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+      return;
+    case '/readyz': {
+      const table = deps.store.current();
+      if (!table) return fail(deps, res, 'SLUICE_NOT_READY', 'no routing snapshot received yet; the operator pushes one, or start with --snapshot-file');
+      res.writeHead(200, { 'content-type': 'text/plain' }).end(`ready: snapshot version ${table.snapshot.version}\n`);
+      return;
+    }
+    case '/v1/models': {
+      const table = deps.store.current();
+      if (!table) return fail(deps, res, 'SLUICE_NOT_READY', 'no routing snapshot received yet');
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': table.modelsBody.length }).end(table.modelsBody);
+      return;
+    }
+    default:
+      return fail(deps, res, 'SLUICE_NOT_FOUND', `no endpoint ${path}; Sluice serves /v1/completions, /v1/chat/completions, /v1/embeddings and /v1/models`);
+  }
+}
+
+function fail(deps: TrafficDeps, res: ServerResponse, code: ErrorCode, message: string): void {
+  deps.metrics.errors.labels(code).inc();
+  sendError(res, code, message);
+}
+
+async function inference(deps: TrafficDeps, req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
+  const startedAt = Date.now();
+  const t0 = process.hrtime.bigint();
+  const incomingId = req.headers['x-request-id'];
+  const rec: RequestRecord = { id: typeof incomingId === 'string' ? incomingId : `${ID_PREFIX}-${++idCounter}`, path };
+  try {
+    const table = deps.store.current();
+    const raw = await readBody(req, deps.settings.maxBodyBytes);
+    if (!table) throw new SluiceError('SLUICE_NOT_READY', 'no routing snapshot received yet; the operator pushes one, or start with --snapshot-file');
+    const body = parseBody(raw);
+    rec.model = body.model;
+    rec.stream = body.stream;
+    const match = table.match({ model: body.model, path, headers: req.headers });
+    if (!match) {
+      throw new SluiceError('SLUICE_MODEL_NOT_FOUND', table.servesName(body.model)
+        ? `no rule of the routes for model ${JSON.stringify(body.model)} matched this request (check the rules' modelMatch headers and uri)`
+        : `model ${JSON.stringify(body.model)} is not served; GET /v1/models lists the served models`);
+    }
+    rec.match = match;
+    const target = match.rule.picker.pick();
+    if (!target) throw new SluiceError('SLUICE_NO_ENDPOINTS', `every target of rule ${match.rule.name} in route ${match.route.key} has weight 0`);
+    if (target.missing !== undefined) {
+      throw new SluiceError('SLUICE_TARGET_UNRESOLVED', `rule ${match.rule.name} of route ${match.route.key} sends this request to ModelServer ${target.missing}, which does not exist`);
+    }
+    const server = target.server;
+    rec.server = server;
+    let out = raw;
+    const model = server.spec.model;
+    if (!match.isLora && model !== undefined && model !== body.model) {
+      body.json.model = model;
+      out = Buffer.from(JSON.stringify(body.json));
+    }
+    rec.outcome = await forward({
+      server,
+      path,
+      headers: upstreamRequestHeaders(req.headers, out.length),
+      body: out,
+      stream: body.stream,
+      startedAt,
+      onFailover: (reason) => deps.metrics.failovers.labels(server.key, reason).inc(),
+    }, res);
+  } catch (err) {
+    const e = err instanceof SluiceError ? err : new SluiceError('SLUICE_INTERNAL', 'internal error; see the data-plane log');
+    if (!(err instanceof SluiceError)) deps.log.error({ err, requestId: rec.id }, 'request failed');
+    rec.code = e.code;
+    rec.error = e.message;
+    deps.metrics.errors.labels(e.code).inc();
+    sendError(res, e.code, e.message, { 'x-request-id': rec.id });
+  }
+  finish(deps, rec, res, t0);
+}
+
+function finish(deps: TrafficDeps, rec: RequestRecord, res: ServerResponse, t0: bigint): void {
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const status = rec.outcome?.status || (rec.code ? ERROR_CODES[rec.code].status : res.statusCode);
+  const route = rec.match?.route.key ?? '';
+  const server = rec.server?.key ?? '';
+  deps.metrics.requests.labels(route, server, String(status)).inc();
+  deps.metrics.duration.labels(route, server).observe(seconds);
+  const o = rec.outcome;
+  if (o?.upstreamHeadersMs != null) deps.metrics.upstreamHeaders.labels(server).observe(o.upstreamHeadersMs / 1000);
+  if (!deps.settings.accessLog) return;
+  deps.log.info({
+    msg: 'access',
+    requestId: rec.id,
+    path: rec.path,
+    model: rec.model,
+    stream: rec.stream,
+    route,
+    rule: rec.match?.rule.name,
+    lora: rec.match?.isLora,
+    server,
+    endpoint: o?.endpoint?.pod,
+    attempts: o?.attempts,
+    status,
+    code: rec.code,
+    error: rec.error,
+    aborted: o?.aborted || undefined,
+    durationMs: Math.round(seconds * 1e4) / 10,
+    upstreamHeadersMs: o?.upstreamHeadersMs ?? undefined,
+    promptTokens: o?.usage?.promptTokens,
+    completionTokens: o?.usage?.completionTokens,
+  });
+}

@@ -1,0 +1,104 @@
+/**
+ * Data-plane process settings, parsed once at start from flags and environment into a frozen
+ * object. Every flag has an environment twin (`--max-body-bytes` ↔ `SLUICE_MAX_BODY_BYTES`);
+ * flags win. A bad value stops the process with a message naming the flag.
+ */
+import { readFileSync } from 'node:fs';
+
+/** Everything the data plane is configured with. */
+export interface DataplaneSettings {
+  /** Traffic listener (OpenAI API), host:port. */
+  readonly listen: { host: string; port: number };
+  /** Admin listener (snapshot intake, metrics, debug), host:port. */
+  readonly admin: { host: string; port: number };
+  /** Bearer token the operator must present on PUT /v1/snapshot; null accepts any caller. */
+  readonly pushToken: string | null;
+  /** Snapshot file read at start (the mounted ConfigMap copy); null for none. */
+  readonly snapshotFile: string | null;
+  /** Largest request body accepted, in bytes. */
+  readonly maxBodyBytes: number;
+  /** Upstream connect timeout in ms. */
+  readonly connectTimeoutMs: number;
+  /** Keep-alive connections per endpoint. */
+  readonly connectionsPerEndpoint: number;
+  /** Log level for pino. */
+  readonly logLevel: string;
+  /** Write one access-log line per request. */
+  readonly accessLog: boolean;
+}
+
+const FLAGS = {
+  listen: '0.0.0.0:8080',
+  admin: '127.0.0.1:8081',
+  'push-token': '',
+  'push-token-file': '',
+  'snapshot-file': '',
+  'max-body-bytes': String(8 * 1024 * 1024),
+  'connect-timeout-ms': '2000',
+  'connections-per-endpoint': '64',
+  'log-level': 'info',
+  'access-log': 'true',
+} as const;
+
+type FlagName = keyof typeof FLAGS;
+
+function hostPort(flag: string, text: string): { host: string; port: number } {
+  const i = text.lastIndexOf(':');
+  const port = Number(text.slice(i + 1));
+  if (i < 0 || !Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new Error(`--${flag}: expected host:port such as 0.0.0.0:8080, got ${JSON.stringify(text)}`);
+  }
+  return { host: text.slice(0, i) || '0.0.0.0', port };
+}
+
+function positiveInt(flag: string, text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`--${flag}: expected a positive whole number, got ${JSON.stringify(text)}`);
+  return n;
+}
+
+/** Parses argv and env. Throws one Error listing every bad flag. */
+export function parseDataplaneSettings(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): DataplaneSettings {
+  const values: Record<string, string> = { ...FLAGS };
+  for (const name of Object.keys(FLAGS)) {
+    const fromEnv = env[`SLUICE_${name.toUpperCase().replace(/-/g, '_')}`];
+    if (fromEnv !== undefined) values[name] = fromEnv;
+  }
+  const errors: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const m = /^--([a-z-]+)(?:=(.*))?$/.exec(arg);
+    if (!m || !(m[1]! in FLAGS)) {
+      errors.push(`unknown argument ${JSON.stringify(arg)}; known flags: ${Object.keys(FLAGS).map((f) => `--${f}`).join(', ')}`);
+      continue;
+    }
+    const value = m[2] ?? argv[++i];
+    if (value === undefined) errors.push(`--${m[1]} needs a value`);
+    else values[m[1] as FlagName] = value;
+  }
+  const attempt = <T>(fn: () => T): T | undefined => {
+    try {
+      return fn();
+    } catch (err) {
+      errors.push((err as Error).message);
+      return undefined;
+    }
+  };
+  let pushToken: string | null = values['push-token'] || null;
+  if (values['push-token-file']) {
+    pushToken = attempt(() => readFileSync(values['push-token-file']!, 'utf8').trim()) ?? null;
+  }
+  const settings: DataplaneSettings = {
+    listen: attempt(() => hostPort('listen', values.listen!)) ?? { host: '', port: 0 },
+    admin: attempt(() => hostPort('admin', values.admin!)) ?? { host: '', port: 0 },
+    pushToken,
+    snapshotFile: values['snapshot-file'] || null,
+    maxBodyBytes: attempt(() => positiveInt('max-body-bytes', values['max-body-bytes']!)) ?? 0,
+    connectTimeoutMs: attempt(() => positiveInt('connect-timeout-ms', values['connect-timeout-ms']!)) ?? 0,
+    connectionsPerEndpoint: attempt(() => positiveInt('connections-per-endpoint', values['connections-per-endpoint']!)) ?? 0,
+    logLevel: values['log-level']!,
+    accessLog: values['access-log'] !== 'false',
+  };
+  if (errors.length) throw new Error(`invalid data-plane settings:\n  ${errors.join('\n  ')}`);
+  return Object.freeze(settings);
+}

@@ -1,0 +1,55 @@
+/**
+ * Derives engine-simulator pods from a folder of API objects: every Pod with a podIP becomes a
+ * simulated engine, serving the model and engine of the ModelServer that selects it, on that
+ * ModelServer's port. The annotation `sim.sluice.dev/loras: a,b` lists the adapters it can serve;
+ * `sim.sluice.dev/serve: "false"` leaves the pod unserved, so connects to it are refused.
+ */
+import type { Pod } from '../shared/api/core-types';
+import type { ModelServer } from '../shared/api/model-server';
+import { DEFAULT_ENGINE_PORT, type ObjectSet } from '../shared/snapshot/compile';
+
+/** One pod for the simulator (the shape of the simulator's SimPodSpec). */
+export interface SimPodFromFolder {
+  name: string;
+  namespace: string;
+  ip: string;
+  port: number;
+  model: string;
+  engine: 'vllm' | 'sglang' | 'tgi';
+  loras: string[];
+  role?: 'prefill' | 'decode';
+}
+
+const ENGINE: Record<ModelServer['spec']['inferenceEngine'], SimPodFromFolder['engine']> = { vLLM: 'vllm', SGLang: 'sglang', TGI: 'tgi' };
+
+function selects(server: ModelServer, pod: Pod): boolean {
+  if ((server.metadata.namespace ?? 'default') !== (pod.metadata.namespace ?? 'default')) return false;
+  const labels = pod.metadata.labels ?? {};
+  return Object.entries(server.spec.workloadSelector.matchLabels ?? {}).every(([k, v]) => labels[k] === v);
+}
+
+/** The simulator pods for a folder's objects; pods no ModelServer selects are skipped. */
+export function simPodsFor(objects: ObjectSet): SimPodFromFolder[] {
+  const out: SimPodFromFolder[] = [];
+  for (const pod of objects.pods) {
+    const ip = pod.status?.podIP;
+    const server = objects.servers.find((s) => selects(s, pod));
+    if (!ip || !server || pod.metadata.annotations?.['sim.sluice.dev/serve'] === 'false') continue;
+    const pd = server.spec.workloadSelector.pdGroup;
+    const labels = pod.metadata.labels ?? {};
+    const isRole = (want: Record<string, string>) => Object.entries(want).every(([k, v]) => labels[k] === v);
+    const spec: SimPodFromFolder = {
+      name: pod.metadata.name,
+      namespace: pod.metadata.namespace ?? 'default',
+      ip,
+      port: server.spec.workloadPort?.port ?? DEFAULT_ENGINE_PORT,
+      model: server.spec.model ?? server.metadata.name,
+      engine: ENGINE[server.spec.inferenceEngine],
+      loras: (pod.metadata.annotations?.['sim.sluice.dev/loras'] ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+    };
+    if (pd) spec.role = isRole(pd.prefillLabels) ? 'prefill' : isRole(pd.decodeLabels) ? 'decode' : undefined;
+    if (spec.role === undefined) delete spec.role;
+    out.push(spec);
+  }
+  return out;
+}

@@ -1,0 +1,111 @@
+#!/usr/bin/env node
+/**
+ * sluice-operator with the directory source: watches a folder of YAML, compiles a routing
+ * snapshot on every change (debounced), writes it to --snapshot-out and pushes it to every
+ * --push-url. File problems are logged with file, object and field, and written to --status-out
+ * with every object's conditions; the last valid objects keep serving.
+ */
+import { existsSync, renameSync, writeFileSync } from 'node:fs';
+import { createLogger, type Logger } from '../shared/log/logger';
+import { readSnapshotFile } from '../shared/snapshot/snapshot-file';
+import type { CompiledStatus } from '../shared/snapshot/conditions';
+import { Publisher, type TargetState } from './publisher';
+import { Reconciler } from './reconciler';
+import { parseOperatorSettings, type OperatorSettings } from './settings';
+import { DirectorySource, type FileIssue } from './sources/directory-source';
+
+/** A running directory-source operator. */
+export interface DirectoryOperator {
+  readonly reconciler: Reconciler;
+  readonly publisher: Publisher;
+  /** Reloads the folder now (tests use this rather than waiting on the watcher). */
+  reload(): void;
+  close(): void;
+}
+
+function previous(path: string | null, log: Logger): { version: number; hash: string | null } {
+  if (!path || !existsSync(path)) return { version: 0, hash: null };
+  try {
+    const s = readSnapshotFile(path) as { version?: unknown; hash?: unknown };
+    if (typeof s.version === 'number' && typeof s.hash === 'string') return { version: s.version, hash: s.hash };
+  } catch (err) {
+    log.warn({ err, path }, 'previous snapshot unreadable; numbering from 1');
+  }
+  return { version: 0, hash: null };
+}
+
+function writeStatus(path: string, body: unknown): void {
+  const tmp = `${path}.tmp`;
+  writeFileSync(tmp, `${JSON.stringify(body, null, 2)}\n`);
+  renameSync(tmp, path);
+}
+
+/** Starts the operator on a folder. */
+export function startDirectoryOperator(settings: OperatorSettings, log: Logger = createLogger('operator', settings.logLevel)): DirectoryOperator {
+  let reconciler: Reconciler | null = null;
+  let lastStatuses = new Map<string, CompiledStatus>();
+  let lastIssues: FileIssue[] = [];
+  const emitStatus = (targets: readonly TargetState[]) => {
+    if (!settings.statusOut || !reconciler) return;
+    const applied = targets.filter((t) => t.appliedHash === lastHash).length;
+    writeStatus(settings.statusOut, {
+      snapshot: { version: lastVersion, hash: lastHash, programmed: `applied on ${applied}/${targets.length} data-plane replicas` },
+      targets,
+      issues: lastIssues,
+      objects: Object.fromEntries(lastStatuses),
+    });
+  };
+  let lastHash: string | null = null;
+  let lastVersion = 0;
+  const publisher = new Publisher({
+    targets: settings.pushUrls,
+    token: settings.pushToken,
+    snapshotFile: settings.snapshotOut,
+    log,
+    onStale: (v) => reconciler?.renumberAbove(v),
+    onProgress: emitStatus,
+  });
+  reconciler = new Reconciler(publisher, log, previous(settings.snapshotOut, log));
+  const source = new DirectorySource(settings.watchDir);
+  const reload = () => {
+    const { objects, issues } = source.load();
+    for (const issue of issues) log.warn({ file: issue.file, document: issue.document, object: issue.object, field: issue.path }, issue.message);
+    const result = reconciler!.reconcile(objects);
+    lastStatuses = result.statuses;
+    lastIssues = issues;
+    lastHash = result.snapshot.hash;
+    lastVersion = result.snapshot.version;
+    for (const [key, status] of result.statuses) {
+      for (const c of status.conditions) if (c.status !== 'True') log.warn({ object: key, condition: c.type, reason: c.reason }, c.message);
+    }
+    emitStatus(publisher.targets());
+  };
+  reload();
+  source.watch(settings.debounceMs, reload);
+  return {
+    reconciler,
+    publisher,
+    reload,
+    close() {
+      source.close();
+      publisher.close();
+    },
+  };
+}
+
+if (require.main === module) {
+  let settings: OperatorSettings;
+  try {
+    settings = parseOperatorSettings(process.argv.slice(2));
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n`);
+    process.exit(2);
+  }
+  const op = startDirectoryOperator(settings);
+  const stop = () => {
+    op.close();
+    process.exit(0);
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+}

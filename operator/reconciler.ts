@@ -1,0 +1,65 @@
+/**
+ * The reconcile step shared by every source: compile the objects (pure), and publish only when
+ * the content hash changed. Versions only go up, across restarts too (the caller seeds the last
+ * published version), and jump above any version a data plane reports serving.
+ */
+import type { Logger } from '../shared/log/logger';
+import { compileSnapshot, type ObjectSet } from '../shared/snapshot/compile';
+import type { CompiledStatus } from '../shared/snapshot/conditions';
+import type { RoutingSnapshot } from '../shared/snapshot/schema';
+import type { Publisher } from './publisher';
+
+/** The outcome of one reconcile. */
+export interface ReconcileResult {
+  snapshot: RoutingSnapshot;
+  statuses: Map<string, CompiledStatus>;
+  changed: boolean;
+  compileMs: number;
+}
+
+/** Compiles and publishes; remembers the last published version and hash. */
+export class Reconciler {
+  private version: number;
+  private lastHash: string | null;
+  private last: RoutingSnapshot | null = null;
+  private readonly publisher: Publisher;
+  private readonly log: Logger;
+
+  constructor(publisher: Publisher, log: Logger, initial: { version: number; hash: string | null } = { version: 0, hash: null }) {
+    this.publisher = publisher;
+    this.log = log;
+    this.version = initial.version;
+    this.lastHash = initial.hash;
+  }
+
+  /** Compiles `objects`; publishes a new version when the content changed. */
+  reconcile(objects: ObjectSet, now: Date = new Date()): ReconcileResult {
+    const t0 = process.hrtime.bigint();
+    const result = compileSnapshot(objects, { version: this.version + 1, generatedAt: now.toISOString() });
+    const compileMs = Number(process.hrtime.bigint() - t0) / 1e6;
+    const changed = result.snapshot.hash !== this.lastHash;
+    if (changed) {
+      this.version += 1;
+      this.lastHash = result.snapshot.hash;
+      this.last = result.snapshot;
+      this.log.info({ version: this.version, hash: result.snapshot.hash.slice(0, 12), routes: result.snapshot.routes.length, servers: result.snapshot.servers.length, compileMs: Math.round(compileMs * 100) / 100 }, 'snapshot compiled');
+      this.publisher.publish(result.snapshot);
+      return { ...result, changed, compileMs };
+    }
+    if (!this.last) {
+      // Same content as an earlier run published: serve it under that run's version number.
+      this.last = { ...result.snapshot, version: this.version };
+      this.publisher.publish(this.last);
+    }
+    return { snapshot: this.last, statuses: result.statuses, changed, compileMs };
+  }
+
+  /** A data plane serves `servingVersion` already: republish the same content numbered above it. */
+  renumberAbove(servingVersion: number): void {
+    if (!this.last || servingVersion < this.version) return;
+    this.version = servingVersion + 1;
+    this.last = { ...this.last, version: this.version };
+    this.log.info({ version: this.version }, 'renumbered snapshot above the version a data plane serves');
+    this.publisher.publish(this.last);
+  }
+}

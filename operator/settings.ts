@@ -1,0 +1,71 @@
+/**
+ * Operator process settings, parsed once into a frozen object. Flags have environment twins
+ * (`--watch-dir` ↔ `SLUICE_WATCH_DIR`); flags win; every bad flag is reported at once.
+ */
+import { readFileSync } from 'node:fs';
+
+/** Operator settings for the directory source. */
+export interface OperatorSettings {
+  /** Folder of YAML objects to watch. */
+  readonly watchDir: string;
+  /** Where the compiled snapshot is written (the durable copy data planes read at start). */
+  readonly snapshotOut: string | null;
+  /** Where object status conditions are written as JSON, for a human or a test to read. */
+  readonly statusOut: string | null;
+  /** Data-plane admin base URLs to push to. */
+  readonly pushUrls: readonly string[];
+  /** Bearer token for pushes. */
+  readonly pushToken: string | null;
+  /** Quiet time after a file change before recompiling. */
+  readonly debounceMs: number;
+  readonly logLevel: string;
+}
+
+/** Parses argv/env; throws one Error listing every problem. */
+export function parseOperatorSettings(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): OperatorSettings {
+  const single: Record<string, string | undefined> = {
+    'watch-dir': env.SLUICE_WATCH_DIR,
+    'snapshot-out': env.SLUICE_SNAPSHOT_OUT,
+    'status-out': env.SLUICE_STATUS_OUT,
+    'push-token': env.SLUICE_PUSH_TOKEN,
+    'push-token-file': env.SLUICE_PUSH_TOKEN_FILE,
+    'debounce-ms': env.SLUICE_DEBOUNCE_MS ?? '100',
+    'log-level': env.SLUICE_LOG_LEVEL ?? 'info',
+  };
+  const pushUrls = (env.SLUICE_PUSH_URLS ?? '').split(',').filter(Boolean);
+  const errors: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const m = /^--([a-z-]+)(?:=(.*))?$/.exec(argv[i]!);
+    const name = m?.[1];
+    if (!m || !name || !(name in single || name === 'push-url')) {
+      errors.push(`unknown argument ${JSON.stringify(argv[i])}; known: --watch-dir, --snapshot-out, --status-out, --push-url (repeatable), --push-token, --push-token-file, --debounce-ms, --log-level`);
+      continue;
+    }
+    const value = m[2] ?? argv[++i];
+    if (value === undefined) errors.push(`--${name} needs a value`);
+    else if (name === 'push-url') pushUrls.push(value);
+    else single[name] = value;
+  }
+  if (!single['watch-dir']) errors.push('--watch-dir is required: the folder of ModelRoute, ModelServer, Pod and ConfigMap YAML to serve');
+  for (const url of pushUrls) if (!/^https?:\/\/[^/]+/.test(url)) errors.push(`--push-url ${JSON.stringify(url)}: expected a data-plane admin URL such as http://127.0.0.1:8081`);
+  const debounceMs = Number(single['debounce-ms']);
+  if (!Number.isInteger(debounceMs) || debounceMs < 0) errors.push(`--debounce-ms: expected a whole number of milliseconds, got ${JSON.stringify(single['debounce-ms'])}`);
+  let pushToken = single['push-token'] ?? null;
+  if (single['push-token-file']) {
+    try {
+      pushToken = readFileSync(single['push-token-file'], 'utf8').trim();
+    } catch (err) {
+      errors.push(`--push-token-file: ${(err as Error).message}`);
+    }
+  }
+  if (errors.length) throw new Error(`invalid operator settings:\n  ${errors.join('\n  ')}`);
+  return Object.freeze({
+    watchDir: single['watch-dir']!,
+    snapshotOut: single['snapshot-out'] ?? null,
+    statusOut: single['status-out'] ?? null,
+    pushUrls: Object.freeze(pushUrls),
+    pushToken,
+    debounceMs,
+    logLevel: single['log-level']!,
+  });
+}

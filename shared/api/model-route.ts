@@ -1,0 +1,108 @@
+/**
+ * ModelRoute (networking.serving.volcano.sh/v1alpha1): which ModelServers serve a model name or
+ * LoRA adapter, by ordered rules. Field for field the Kthena Router API, so Kthena YAML applies
+ * unchanged. The schema here is the single source for the type, the validator and the CRD.
+ */
+import { Type, type Static } from '@sinclair/typebox';
+import { Condition, MapOf, ObjectMeta, StringEnum } from './schema-kit';
+
+/** Match a string exactly, by prefix or by regular expression. Exactly one may be set. */
+export function stringMatch(description: string) {
+  return Type.Object({
+    exact: Type.Optional(Type.String()),
+    prefix: Type.Optional(Type.String()),
+    regex: Type.Optional(Type.String({ description: 'An ECMAScript regular expression; unanchored, so add ^ and $ for a whole-string match.' })),
+  }, {
+    additionalProperties: false,
+    description,
+    'x-kubernetes-validations': [{ rule: '[has(self.exact), has(self.prefix), has(self.regex)].exists_one(x, x)', message: 'set exactly one of exact, prefix or regex' }],
+  });
+}
+/** The shape of a header or URI match. */
+export const StringMatch = stringMatch('StringMatch defines the matching conditions for string fields. Only one of the fields may be set.');
+
+/** Conditions for a rule to apply; empty means every request. */
+export const ModelMatch = Type.Object({
+  headers: Type.Optional(MapOf(stringMatch('How to match the header value. Only one of the fields may be set.'), { description: 'Request headers to match (names are case-insensitive); all must match.' })),
+  uri: Type.Optional(stringMatch('Request path to match. Unset matches every path.')),
+  body: Type.Optional(Type.Object({
+    model: Type.Optional(Type.String({ description: 'The `model` of the request body (base model or LoRA adapter name).' })),
+  }, { additionalProperties: false, description: 'Conditions on the request body.' })),
+}, { additionalProperties: false, description: 'Match conditions to be satisfied for the rule to be activated. Empty `modelMatch` means matching all requests.' });
+
+/** A ModelServer that receives a share of a rule's traffic. */
+export const TargetModel = Type.Object({
+  modelServerName: Type.String({ minLength: 1, description: 'Name of a ModelServer in the same namespace as the route.' }),
+  weight: Type.Optional(Type.Integer({ minimum: 0, maximum: 100, default: 100, description: 'Relative share of the rule\'s traffic, 0 to 100.' })),
+}, { additionalProperties: false });
+
+/** One routing rule; the first rule whose modelMatch holds is used. */
+export const Rule = Type.Object({
+  name: Type.Optional(Type.String({ description: 'Name of the rule, shown in logs, metrics and status.' })),
+  modelMatch: Type.Optional(ModelMatch),
+  targetModels: Type.Array(TargetModel, { minItems: 1, maxItems: 16 }),
+}, { additionalProperties: false });
+
+/** Rate-limit units, as Kthena spells them. */
+export const RATE_LIMIT_UNITS = ['second', 'minute', 'hour', 'day', 'month'] as const;
+
+/** Token rate limit for a route. */
+export const RateLimit = Type.Object({
+  inputTokensPerUnit: Type.Optional(Type.Integer({ minimum: 1, description: 'Maximum prompt tokens per unit; unset means no limit.' })),
+  outputTokensPerUnit: Type.Optional(Type.Integer({ minimum: 1, description: 'Maximum generated tokens per unit; unset means no limit.' })),
+  unit: StringEnum(RATE_LIMIT_UNITS, { default: 'second', description: 'The time unit of the limits.' }),
+  global: Type.Optional(Type.Object({
+    redis: Type.Optional(Type.Object({
+      address: Type.String({ minLength: 1, description: 'Redis address as host:port.' }),
+    }, { additionalProperties: false })),
+  }, { additionalProperties: false, description: 'When set, the limit is shared by every data-plane replica through Redis.' })),
+}, { additionalProperties: false, description: 'Token rate limit. No limit when unset.' });
+
+/** A Gateway API parent reference (accepted for Kthena compatibility). */
+export const ParentRef = Type.Object({
+  group: Type.Optional(Type.String({ default: 'gateway.networking.k8s.io', maxLength: 253 })),
+  kind: Type.Optional(Type.String({ default: 'Gateway', maxLength: 63 })),
+  name: Type.String({ minLength: 1, maxLength: 253 }),
+  namespace: Type.Optional(Type.String({ maxLength: 63 })),
+  port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
+  sectionName: Type.Optional(Type.String({ maxLength: 253 })),
+}, { additionalProperties: false });
+
+/** ModelRoute spec. */
+export const ModelRouteSpec = Type.Object({
+  modelName: Type.Optional(Type.String({
+    description: 'The `model` of requests this route serves. It, loraAdapters, or both must be set.',
+    'x-kubernetes-validations': [{ rule: 'self == oldSelf', message: 'modelName is immutable' }],
+  })),
+  loraAdapters: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { maxItems: 10, description: 'LoRA adapter names this route serves.' })),
+  parentRefs: Type.Optional(Type.Array(ParentRef, { description: 'Gateways this route attaches to. Accepted for compatibility; Sluice data planes serve every route.' })),
+  rules: Type.Array(Rule, { minItems: 1, maxItems: 16, description: 'Ordered rules; the first that matches is used. No match answers 404.' }),
+  rateLimit: Type.Optional(RateLimit),
+}, {
+  additionalProperties: false,
+  'x-kubernetes-validations': [{
+    rule: '(has(self.modelName) && self.modelName != "") || (has(self.loraAdapters) && size(self.loraAdapters) > 0)',
+    message: 'set spec.modelName or spec.loraAdapters (or both)',
+  }],
+});
+
+/** Observed state written by the operator. */
+export const ModelRouteStatus = Type.Object({
+  conditions: Type.Optional(Type.Array(Condition)),
+}, { additionalProperties: false });
+
+/** The ModelRoute object. */
+export const ModelRoute = Type.Object({
+  apiVersion: Type.Literal('networking.serving.volcano.sh/v1alpha1'),
+  kind: Type.Literal('ModelRoute'),
+  metadata: ObjectMeta,
+  spec: ModelRouteSpec,
+  status: Type.Optional(ModelRouteStatus),
+}, { additionalProperties: false });
+
+/** A ModelRoute with defaults applied. */
+export type ModelRoute = Static<typeof ModelRoute>;
+/** A ModelRoute rule. */
+export type Rule = Static<typeof Rule>;
+/** A string match. */
+export type StringMatch = Static<typeof StringMatch>;

@@ -1,0 +1,63 @@
+/**
+ * ModelServer (networking.serving.volcano.sh/v1alpha1): the pods that run one model, how to reach
+ * them and how to treat their traffic. Field for field the Kthena Router API, plus TGI.
+ */
+import { Type, type Static } from '@sinclair/typebox';
+import { Condition, Duration, ObjectMeta, StringEnum, StringMap } from './schema-kit';
+
+/** Inference engines whose metrics and APIs Sluice understands. */
+export const INFERENCE_ENGINES = ['vLLM', 'SGLang', 'TGI'] as const;
+/** KV connector types for prefill/decode disaggregation. */
+export const KV_CONNECTOR_TYPES = ['http', 'lmcache', 'nixl', 'mooncake'] as const;
+
+/** Prefill/decode grouping of the selected pods. */
+export const PdGroup = Type.Object({
+  groupKey: Type.String({ minLength: 1, description: 'Label key whose value names a PD group; prefill and decode pods with the same value are paired.' }),
+  prefillLabels: StringMap({ description: 'Labels that mark a pod as prefill.' }),
+  decodeLabels: StringMap({ description: 'Labels that mark a pod as decode.' }),
+}, { additionalProperties: false, description: 'Further classifies the selected pods into prefill and decode roles.' });
+
+/** ModelServer spec. */
+export const ModelServerSpec = Type.Object({
+  model: Type.Optional(Type.String({ maxLength: 256, description: 'The model the pods run. Requests for a base model are rewritten to it; LoRA requests keep their adapter name.' })),
+  inferenceEngine: StringEnum(INFERENCE_ENGINES, { description: 'The inference engine the pods run.' }),
+  workloadSelector: Type.Object({
+    matchLabels: Type.Optional(StringMap({ description: 'Pods must carry all of these labels (same namespace as the ModelServer).' })),
+    pdGroup: Type.Optional(PdGroup),
+  }, { additionalProperties: false, description: 'Selects the pods that serve this model.' }),
+  workloadPort: Type.Optional(Type.Object({
+    port: Type.Integer({ minimum: 1, maximum: 65535, description: 'Port the engine listens on.' }),
+    protocol: Type.Optional(StringEnum(['http', 'https'] as const, { default: 'http', description: 'Protocol of the engine endpoint.' })),
+  }, { additionalProperties: false, description: 'Port and protocol of the engine. When unset, port 8000 over http.' })),
+  trafficPolicy: Type.Optional(Type.Object({
+    timeout: Type.Optional(Duration('Deadline for the whole inference request, e.g. 10s. No deadline when unset.')),
+    retry: Type.Optional(Type.Object({
+      attempts: Type.Optional(Type.Integer({ minimum: 0, maximum: 10, description: 'Extra attempts on another endpoint after a connect error or a 5xx before the first byte.' })),
+      retryInterval: Type.Optional(Duration('Pause between attempts.', { default: '100ms' })),
+    }, { additionalProperties: false })),
+  }, { additionalProperties: false, description: 'Traffic policy for requests to the pods.' })),
+  kvConnector: Type.Optional(Type.Object({
+    type: Type.Optional(StringEnum(KV_CONNECTOR_TYPES, { default: 'http', description: 'How prefill hands its KV cache to decode.' })),
+  }, { additionalProperties: false })),
+}, { additionalProperties: false });
+
+/** Observed state written by the operator. */
+export const ModelServerStatus = Type.Object({
+  conditions: Type.Optional(Type.Array(Condition)),
+  readyEndpoints: Type.Optional(Type.Integer({ minimum: 0, description: 'Selected pods that are Running and Ready.' })),
+  totalEndpoints: Type.Optional(Type.Integer({ minimum: 0, description: 'Pods the workloadSelector selects.' })),
+}, { additionalProperties: false });
+
+/** The ModelServer object. */
+export const ModelServer = Type.Object({
+  apiVersion: Type.Literal('networking.serving.volcano.sh/v1alpha1'),
+  kind: Type.Literal('ModelServer'),
+  metadata: ObjectMeta,
+  spec: ModelServerSpec,
+  status: Type.Optional(ModelServerStatus),
+}, { additionalProperties: false });
+
+/** A ModelServer with defaults applied. */
+export type ModelServer = Static<typeof ModelServer>;
+/** An inference engine name. */
+export type InferenceEngine = (typeof INFERENCE_ENGINES)[number];

@@ -1,0 +1,163 @@
+/**
+ * Validation of API objects at the edge (the operator's sources). Every problem is listed at once,
+ * each with its field path (`spec.rules[1].targetModels[0].weight`) and what to do about it.
+ * Defaults from the schema are applied first, as the API server would.
+ */
+import { type TSchema } from '@sinclair/typebox';
+import { Value, ValueErrorType, type ValueError } from '@sinclair/typebox/value';
+import { ConfigMap, Pod } from './core-types';
+import { ModelRoute } from './model-route';
+import { ModelServer } from './model-server';
+
+/** One validation problem. */
+export interface Issue {
+  /** Field path, e.g. `spec.rules[1].targetModels[0].weight`; empty for the whole object. */
+  readonly path: string;
+  /** What is wrong and how to fix it. */
+  readonly message: string;
+}
+
+/** The API group and version of the Kthena routing kinds. */
+export const ROUTING_API_VERSION = 'networking.serving.volcano.sh/v1alpha1';
+
+/** The kinds Sluice reads, by `apiVersion/kind`. */
+const SCHEMAS: Record<string, TSchema> = {
+  [`${ROUTING_API_VERSION}/ModelRoute`]: ModelRoute,
+  [`${ROUTING_API_VERSION}/ModelServer`]: ModelServer,
+  'v1/Pod': Pod,
+  'v1/ConfigMap': ConfigMap,
+};
+
+/** The result of validating one object. */
+export type ValidationResult =
+  | { ok: true; object: ModelRoute | ModelServer | Pod | ConfigMap }
+  | { ok: false; issues: Issue[] };
+
+/** Turns a JSON pointer (`/spec/rules/1/name`) into a field path (`spec.rules[1].name`). */
+export function toFieldPath(pointer: string): string {
+  let out = '';
+  for (const raw of pointer.split('/').slice(1)) {
+    const part = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+    if (/^\d+$/.test(part)) out += `[${part}]`;
+    else if (/^[A-Za-z_][A-Za-z0-9_]*$/.test(part)) out += out ? `.${part}` : part;
+    else out += `[${JSON.stringify(part)}]`;
+  }
+  return out;
+}
+
+function describe(value: unknown): string {
+  if (Array.isArray(value)) return 'a list';
+  if (value === null) return 'null';
+  if (typeof value === 'object') return 'an object';
+  return `${typeof value} ${JSON.stringify(value)}`;
+}
+
+/** Rewrites one TypeBox error as a message that says what to do. */
+function explain(e: ValueError): string {
+  const s = e.schema as Record<string, unknown>;
+  switch (e.type) {
+    case ValueErrorType.ObjectRequiredProperty:
+      return 'required field is missing; add it';
+    case ValueErrorType.ObjectAdditionalProperties: {
+      return 'unknown field; check the spelling or remove it';
+    }
+    case ValueErrorType.Kind:
+      return `must be one of ${(s.enum as string[]).join(', ')} (got ${describe(e.value)})`;
+    case ValueErrorType.IntegerMaximum:
+    case ValueErrorType.NumberMaximum:
+      return `must be at most ${s.maximum} (got ${describe(e.value)})`;
+    case ValueErrorType.IntegerMinimum:
+    case ValueErrorType.NumberMinimum:
+      return `must be at least ${s.minimum} (got ${describe(e.value)})`;
+    case ValueErrorType.ArrayMinItems:
+      return `must have at least ${s.minItems} item(s)`;
+    case ValueErrorType.ArrayMaxItems:
+      return `must have at most ${s.maxItems} items (got ${(e.value as unknown[]).length})`;
+    case ValueErrorType.StringPattern:
+      return String(s.pattern).includes('ms|s|m|h')
+        ? `must be a duration such as 10s, 1m30s or 250ms (got ${describe(e.value)})`
+        : `must match ${s.pattern} (got ${describe(e.value)})`;
+    case ValueErrorType.StringMinLength:
+      return 'must not be empty';
+    case ValueErrorType.StringMaxLength:
+      return `must be at most ${s.maxLength} characters`;
+    case ValueErrorType.Literal:
+      return `must be ${JSON.stringify(s.const)} (got ${describe(e.value)})`;
+    case ValueErrorType.Integer:
+      return `must be a whole number (got ${describe(e.value)})`;
+    case ValueErrorType.String:
+      return `must be a string (got ${describe(e.value)}); quote it in YAML`;
+    case ValueErrorType.Array:
+      return `must be a list (got ${describe(e.value)})`;
+    case ValueErrorType.Object:
+      return `must be an object (got ${describe(e.value)})`;
+    default:
+      return e.message;
+  }
+}
+
+/** Semantic checks the schema cannot express (mirrored by CEL rules in the CRDs where possible). */
+function checkModelRoute(route: ModelRoute): Issue[] {
+  const issues: Issue[] = [];
+  const spec = route.spec;
+  if (!spec.modelName && !(spec.loraAdapters && spec.loraAdapters.length > 0)) {
+    issues.push({ path: 'spec', message: 'set spec.modelName or spec.loraAdapters (or both); a route needs a model name to match' });
+  }
+  const seen = new Set<string>();
+  (spec.loraAdapters ?? []).forEach((name, i) => {
+    if (seen.has(name)) issues.push({ path: `spec.loraAdapters[${i}]`, message: `duplicate adapter ${JSON.stringify(name)}; list it once` });
+    seen.add(name);
+  });
+  spec.rules.forEach((rule, i) => {
+    const base = `spec.rules[${i}].modelMatch`;
+    for (const [header, match] of Object.entries(rule.modelMatch?.headers ?? {})) {
+      issues.push(...checkStringMatch(`${base}.headers[${JSON.stringify(header)}]`, match));
+    }
+    if (rule.modelMatch?.uri) issues.push(...checkStringMatch(`${base}.uri`, rule.modelMatch.uri));
+  });
+  return issues;
+}
+
+function checkStringMatch(path: string, m: { exact?: string; prefix?: string; regex?: string }): Issue[] {
+  const set = [m.exact, m.prefix, m.regex].filter((v) => v !== undefined).length;
+  if (set !== 1) return [{ path, message: `set exactly one of exact, prefix or regex (found ${set})` }];
+  if (m.regex !== undefined) {
+    try {
+      new RegExp(m.regex);
+    } catch (err) {
+      return [{ path: `${path}.regex`, message: `not a valid regular expression: ${(err as Error).message}` }];
+    }
+  }
+  return [];
+}
+
+/**
+ * Validates one decoded object of a kind Sluice reads, applying schema defaults. Returns the
+ * defaulted object, or every issue found. Unknown kinds are an issue too.
+ */
+export function validateObject(raw: unknown): ValidationResult {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    return { ok: false, issues: [{ path: '', message: `expected a Kubernetes object (got ${describe(raw)})` }] };
+  }
+  const obj = raw as Record<string, unknown>;
+  const key = `${obj.apiVersion}/${obj.kind}`;
+  const schema = SCHEMAS[key];
+  if (!schema) {
+    return { ok: false, issues: [{ path: 'kind', message: `unsupported apiVersion/kind ${key}; expected one of ${Object.keys(SCHEMAS).join(', ')}` }] };
+  }
+  const value = Value.Default(schema, Value.Clone(raw));
+  const issues: Issue[] = [];
+  const seen = new Set<string>();
+  for (const e of Value.Errors(schema, value)) {
+    // Union members and nested checks can report the same spot twice; keep the first.
+    const issue = { path: toFieldPath(e.path), message: explain(e) };
+    const id = `${issue.path}\u0000${issue.message}`;
+    if (!seen.has(id)) {
+      seen.add(id);
+      issues.push(issue);
+    }
+  }
+  if (issues.length === 0 && obj.kind === 'ModelRoute') issues.push(...checkModelRoute(value as ModelRoute));
+  if (issues.length > 0) return { ok: false, issues };
+  return { ok: true, object: value as ModelRoute };
+}

@@ -1,0 +1,198 @@
+/**
+ * compileSnapshot: the pure function from API objects to a RoutingSnapshot plus a status for every
+ * object. No I/O, no clock: the caller passes the version and time. The same objects always give
+ * the same routes, servers and hash.
+ */
+import type { ConfigMap, Pod } from '../api/core-types';
+import { isPodReady } from '../api/core-types';
+import type { ModelRoute } from '../api/model-route';
+import type { ModelServer } from '../api/model-server';
+import { parseDuration } from '../util/duration';
+import { statusKey, type CompiledCondition, type CompiledStatus } from './conditions';
+import { snapshotContentHash } from './hash';
+import { SNAPSHOT_API_VERSION, type RoutingSnapshot, type SnapshotEndpoint, type SnapshotRoute, type SnapshotServer } from './schema';
+
+/** The validated objects to compile. */
+export interface ObjectSet {
+  routes: readonly ModelRoute[];
+  servers: readonly ModelServer[];
+  pods: readonly Pod[];
+  configMaps?: readonly ConfigMap[];
+}
+
+/** What the caller decides: the version to stamp and the time. */
+export interface CompileConfig {
+  version: number;
+  generatedAt: string;
+}
+
+/** The snapshot and the status of every route and server. */
+export interface CompileResult {
+  snapshot: RoutingSnapshot;
+  statuses: Map<string, CompiledStatus>;
+}
+
+/**
+ * Retries after a 5xx (or a connection broken before the answer) when trafficPolicy.retry.attempts
+ * is unset: one, on another endpoint. Set `attempts: 0` to pass the first failure through.
+ */
+export const DEFAULT_RETRY_ATTEMPTS = 1;
+
+/** Port used when a ModelServer has no workloadPort: vLLM's default. */
+export const DEFAULT_ENGINE_PORT = 8000;
+
+const ns = (o: { metadata: { namespace?: string } }) => o.metadata.namespace ?? 'default';
+const keyOf = (o: { metadata: { namespace?: string; name: string } }) => `${ns(o)}/${o.metadata.name}`;
+const labelsMatch = (labels: Record<string, string>, want: Record<string, string>) =>
+  Object.entries(want).every(([k, v]) => labels[k] === v);
+const fmtLabels = (l: Record<string, string>) => `{${Object.entries(l).map(([k, v]) => `${k}: ${v}`).join(', ')}}`;
+
+/** Oldest first; ties broken by namespace/name so the order never depends on input order. */
+function byAge(a: ModelRoute, b: ModelRoute): number {
+  const ta = a.metadata.creationTimestamp ?? '';
+  const tb = b.metadata.creationTimestamp ?? '';
+  if (ta !== tb) return ta < tb ? -1 : 1;
+  return keyOf(a) < keyOf(b) ? -1 : keyOf(a) > keyOf(b) ? 1 : 0;
+}
+
+function compileServer(server: ModelServer, pods: readonly Pod[]): { compiled: SnapshotServer; status: CompiledStatus } {
+  const spec = server.spec;
+  const namespace = ns(server);
+  const match = spec.workloadSelector.matchLabels ?? {};
+  const selected = pods.filter((p) => ns(p) === namespace && labelsMatch(p.metadata.labels ?? {}, match));
+  const ready = selected.filter(isPodReady);
+  const port = spec.workloadPort?.port ?? DEFAULT_ENGINE_PORT;
+  const pd = spec.workloadSelector.pdGroup;
+  const endpoints: SnapshotEndpoint[] = [];
+  const notes: string[] = [];
+  const groups = new Map<string, { prefill: number; decode: number }>();
+  for (const pod of ready) {
+    const ep: SnapshotEndpoint = { pod: keyOf(pod), address: pod.status!.podIP!, port };
+    if (pd) {
+      const labels = pod.metadata.labels ?? {};
+      const group = labels[pd.groupKey];
+      const role = labelsMatch(labels, pd.prefillLabels) ? 'prefill' : labelsMatch(labels, pd.decodeLabels) ? 'decode' : undefined;
+      if (group === undefined || role === undefined) {
+        notes.push(`pod ${pod.metadata.name} is ignored: it lacks ${group === undefined ? `label ${pd.groupKey}` : `prefill labels ${fmtLabels(pd.prefillLabels)} or decode labels ${fmtLabels(pd.decodeLabels)}`}`);
+        continue;
+      }
+      ep.role = role;
+      ep.group = group;
+      const g = groups.get(group) ?? { prefill: 0, decode: 0 };
+      g[role] += 1;
+      groups.set(group, g);
+    }
+    endpoints.push(ep);
+  }
+  endpoints.sort((a, b) => (a.pod < b.pod ? -1 : a.pod > b.pod ? 1 : 0));
+
+  const compiled: SnapshotServer = {
+    key: keyOf(server),
+    engine: spec.inferenceEngine,
+    protocol: spec.workloadPort?.protocol ?? 'http',
+    retry: {
+      attempts: spec.trafficPolicy?.retry?.attempts ?? DEFAULT_RETRY_ATTEMPTS,
+      intervalMs: parseDuration(spec.trafficPolicy?.retry?.retryInterval ?? '100ms') ?? 100,
+    },
+    pd: pd !== undefined,
+    endpoints,
+  };
+  if (spec.model !== undefined) compiled.model = spec.model;
+  const timeout = spec.trafficPolicy?.timeout;
+  if (timeout !== undefined) compiled.timeoutMs = parseDuration(timeout) ?? undefined;
+  if (spec.kvConnector?.type !== undefined) compiled.kvConnector = spec.kvConnector.type;
+
+  const gen = server.metadata.generation;
+  let ready_: CompiledCondition;
+  const selector = Object.keys(match).length ? `matchLabels ${fmtLabels(match)}` : 'an empty matchLabels (every pod in the namespace)';
+  if (selected.length === 0) {
+    ready_ = { type: 'Ready', status: 'False', reason: 'NoPodsSelected', message: `workloadSelector ${selector} selects no pod in namespace ${namespace}; check the pod labels or the selector` };
+  } else if (endpoints.length === 0) {
+    const why = ready.length === 0 ? 'none is Running and Ready' : notes.join('; ');
+    ready_ = { type: 'Ready', status: 'False', reason: 'NoReadyEndpoints', message: `0/${selected.length} selected pods can take traffic: ${why}` };
+  } else if (pd) {
+    const complete = [...groups].filter(([, g]) => g.prefill > 0 && g.decode > 0).map(([k]) => k).sort();
+    const incomplete = [...groups].filter(([, g]) => !(g.prefill > 0 && g.decode > 0)).map(([k, g]) => `${k} (${g.prefill} prefill, ${g.decode} decode)`).sort();
+    const text = `${endpoints.length}/${selected.length} selected pods ready; PD groups complete: ${complete.join(', ') || 'none'}${incomplete.length ? `; incomplete: ${incomplete.join(', ')}` : ''}${notes.length ? `; ${notes.join('; ')}` : ''}`;
+    ready_ = complete.length > 0
+      ? { type: 'Ready', status: 'True', reason: 'EndpointsReady', message: text }
+      : { type: 'Ready', status: 'False', reason: 'NoCompletePDGroup', message: `${text}; a PD group needs at least one prefill and one decode pod with the same ${pd.groupKey} label` };
+  } else {
+    ready_ = { type: 'Ready', status: 'True', reason: 'EndpointsReady', message: `${endpoints.length}/${selected.length} selected pods ready` };
+  }
+  if (gen !== undefined) ready_.observedGeneration = gen;
+  return { compiled, status: { conditions: [ready_], readyEndpoints: endpoints.length, totalEndpoints: selected.length } };
+}
+
+function compileRoute(route: ModelRoute, servers: Map<string, SnapshotServer>, older: Map<string, string>): { compiled: SnapshotRoute; status: CompiledStatus } {
+  const spec = route.spec;
+  const namespace = ns(route);
+  const missing: string[] = [];
+  const empty = new Set<string>();
+  const rules = spec.rules.map((rule, i) => {
+    const targets = rule.targetModels.map((t, j) => {
+      const key = `${namespace}/${t.modelServerName}`;
+      const server = servers.get(key);
+      if (!server) missing.push(`rules[${i}].targetModels[${j}]: ModelServer ${t.modelServerName} not found in namespace ${namespace}; create it or fix modelServerName`);
+      else if (server.endpoints.length === 0) empty.add(t.modelServerName);
+      return { server: key, weight: t.weight ?? 100, resolved: server !== undefined };
+    });
+    const headers = Object.entries(rule.modelMatch?.headers ?? {})
+      .map(([name, match]) => ({ name: name.toLowerCase(), match: { ...match } }))
+      .sort((a, b) => (a.name < b.name ? -1 : 1));
+    const out: SnapshotRoute['rules'][number] = { name: rule.name ?? `rule-${i}`, headers, targets };
+    if (rule.modelMatch?.uri) out.uri = { ...rule.modelMatch.uri };
+    if (rule.modelMatch?.body?.model !== undefined) out.bodyModel = rule.modelMatch.body.model;
+    return out;
+  });
+  const compiled: SnapshotRoute = { key: keyOf(route), loraAdapters: [...(spec.loraAdapters ?? [])], rules };
+  if (spec.modelName) compiled.modelName = spec.modelName;
+  if (spec.rateLimit) {
+    const rl = spec.rateLimit;
+    compiled.rateLimit = { unit: rl.unit };
+    if (rl.inputTokensPerUnit !== undefined) compiled.rateLimit.inputTokensPerUnit = rl.inputTokensPerUnit;
+    if (rl.outputTokensPerUnit !== undefined) compiled.rateLimit.outputTokensPerUnit = rl.outputTokensPerUnit;
+    if (rl.global?.redis?.address) compiled.rateLimit.redisAddress = rl.global.redis.address;
+  }
+
+  const names = [spec.modelName ? `model ${spec.modelName}` : '', compiled.loraAdapters.length ? `LoRA adapters ${compiled.loraAdapters.join(', ')}` : ''].filter(Boolean).join(' and ');
+  const shadow = [spec.modelName, ...compiled.loraAdapters].filter((n): n is string => !!n && older.has(n))
+    .map((n) => `${n} is also served by older route ${older.get(n)}, whose rules are tried first`);
+  const gen = route.metadata.generation;
+  const accepted: CompiledCondition = { type: 'Accepted', status: 'True', reason: 'Accepted', message: `serves ${names}${shadow.length ? `; ${shadow.join('; ')}` : ''}` };
+  const resolved: CompiledCondition = missing.length
+    ? { type: 'ResolvedRefs', status: 'False', reason: 'ModelServerNotFound', message: `${missing.join('; ')}. Requests sent to a missing target get 500 SLUICE_TARGET_UNRESOLVED` }
+    : { type: 'ResolvedRefs', status: 'True', reason: 'ResolvedRefs', message: `all ${rules.reduce((n, r) => n + r.targets.length, 0)} targets found${empty.size ? `; ModelServer ${[...empty].sort().join(', ')} has no ready endpoints yet (see its Ready condition)` : ''}` };
+  for (const c of [accepted, resolved]) if (gen !== undefined) c.observedGeneration = gen;
+  return { compiled, status: { conditions: [accepted, resolved] } };
+}
+
+/** Compiles validated objects into a snapshot and a status for every ModelRoute and ModelServer. */
+export function compileSnapshot(objects: ObjectSet, config: CompileConfig): CompileResult {
+  const statuses = new Map<string, CompiledStatus>();
+  const servers = new Map<string, SnapshotServer>();
+  const sortedServers = [...objects.servers].sort((a, b) => (keyOf(a) < keyOf(b) ? -1 : 1));
+  for (const s of sortedServers) {
+    const { compiled, status } = compileServer(s, objects.pods);
+    servers.set(compiled.key, compiled);
+    statuses.set(statusKey('ModelServer', ns(s), s.metadata.name), status);
+  }
+  const routes: SnapshotRoute[] = [];
+  const older = new Map<string, string>();
+  for (const r of [...objects.routes].sort(byAge)) {
+    const { compiled, status } = compileRoute(r, servers, older);
+    routes.push(compiled);
+    statuses.set(statusKey('ModelRoute', ns(r), r.metadata.name), status);
+    for (const n of [compiled.modelName, ...compiled.loraAdapters]) if (n && !older.has(n)) older.set(n, compiled.key);
+  }
+  const content = { routes, servers: [...servers.values()] };
+  const snapshot: RoutingSnapshot = {
+    apiVersion: SNAPSHOT_API_VERSION,
+    kind: 'RoutingSnapshot',
+    version: config.version,
+    hash: snapshotContentHash(content),
+    generatedAt: config.generatedAt,
+    ...content,
+  };
+  return { snapshot, statuses };
+}

@@ -1,0 +1,97 @@
+/**
+ * The RoutingSnapshot: everything a data plane needs to route, compiled by the operator from the
+ * API objects and pushed whole. Immutable once built; a data plane validates it on receipt and
+ * swaps it in with one reference assignment. The schema is the single source for its type and
+ * its validator.
+ */
+import { Type, type Static } from '@sinclair/typebox';
+import { TypeCompiler } from '@sinclair/typebox/compiler';
+import { INFERENCE_ENGINES, KV_CONNECTOR_TYPES } from '../api/model-server';
+import { RATE_LIMIT_UNITS } from '../api/model-route';
+import { StringEnum } from '../api/schema-kit';
+
+/** The snapshot format; bumped on incompatible changes. */
+export const SNAPSHOT_API_VERSION = 'sluice.dev/v1alpha1';
+
+const Match = Type.Object({
+  exact: Type.Optional(Type.String()),
+  prefix: Type.Optional(Type.String()),
+  regex: Type.Optional(Type.String()),
+}, { additionalProperties: false });
+
+/** A rule target: a ModelServer key (`namespace/name`) and its weight; unresolved ones stay, marked. */
+export const SnapshotTarget = Type.Object({
+  server: Type.String({ minLength: 3 }),
+  weight: Type.Integer({ minimum: 0, maximum: 100 }),
+  resolved: Type.Boolean(),
+}, { additionalProperties: false });
+
+/** A compiled rule. Header names are lower-case. */
+export const SnapshotRule = Type.Object({
+  name: Type.String(),
+  headers: Type.Array(Type.Object({ name: Type.String({ minLength: 1 }), match: Match }, { additionalProperties: false })),
+  uri: Type.Optional(Match),
+  bodyModel: Type.Optional(Type.String()),
+  targets: Type.Array(SnapshotTarget, { minItems: 1 }),
+}, { additionalProperties: false });
+
+/** A compiled ModelRoute. */
+export const SnapshotRoute = Type.Object({
+  key: Type.String({ minLength: 3 }),
+  modelName: Type.Optional(Type.String({ minLength: 1 })),
+  loraAdapters: Type.Array(Type.String({ minLength: 1 })),
+  rules: Type.Array(SnapshotRule, { minItems: 1 }),
+  rateLimit: Type.Optional(Type.Object({
+    inputTokensPerUnit: Type.Optional(Type.Integer({ minimum: 1 })),
+    outputTokensPerUnit: Type.Optional(Type.Integer({ minimum: 1 })),
+    unit: StringEnum(RATE_LIMIT_UNITS),
+    redisAddress: Type.Optional(Type.String()),
+  }, { additionalProperties: false })),
+}, { additionalProperties: false });
+
+/** One engine pod of a ModelServer. */
+export const SnapshotEndpoint = Type.Object({
+  pod: Type.String({ minLength: 3 }),
+  address: Type.String({ minLength: 1 }),
+  port: Type.Integer({ minimum: 1, maximum: 65535 }),
+  role: Type.Optional(StringEnum(['prefill', 'decode'] as const)),
+  group: Type.Optional(Type.String()),
+}, { additionalProperties: false });
+
+/** A compiled ModelServer with its ready endpoints. */
+export const SnapshotServer = Type.Object({
+  key: Type.String({ minLength: 3 }),
+  model: Type.Optional(Type.String()),
+  engine: StringEnum(INFERENCE_ENGINES),
+  protocol: StringEnum(['http', 'https'] as const),
+  timeoutMs: Type.Optional(Type.Number({ minimum: 0 })),
+  retry: Type.Object({ attempts: Type.Integer({ minimum: 0 }), intervalMs: Type.Number({ minimum: 0 }) }, { additionalProperties: false }),
+  kvConnector: Type.Optional(StringEnum(KV_CONNECTOR_TYPES)),
+  pd: Type.Boolean(),
+  endpoints: Type.Array(SnapshotEndpoint),
+}, { additionalProperties: false });
+
+/** The whole snapshot. Routes are in precedence order (oldest first). */
+export const RoutingSnapshot = Type.Object({
+  apiVersion: Type.Literal(SNAPSHOT_API_VERSION),
+  kind: Type.Literal('RoutingSnapshot'),
+  version: Type.Integer({ minimum: 1 }),
+  hash: Type.String({ pattern: '^[0-9a-f]{64}$' }),
+  generatedAt: Type.String(),
+  routes: Type.Array(SnapshotRoute),
+  servers: Type.Array(SnapshotServer),
+}, { additionalProperties: false });
+
+/** A routing snapshot. */
+export type RoutingSnapshot = Static<typeof RoutingSnapshot>;
+/** A compiled route. */
+export type SnapshotRoute = Static<typeof SnapshotRoute>;
+/** A compiled rule. */
+export type SnapshotRule = Static<typeof SnapshotRule>;
+/** A compiled server. */
+export type SnapshotServer = Static<typeof SnapshotServer>;
+/** A compiled endpoint. */
+export type SnapshotEndpoint = Static<typeof SnapshotEndpoint>;
+
+/** Compiled once: the data plane checks every pushed snapshot with it. */
+export const snapshotChecker = TypeCompiler.Compile(RoutingSnapshot);
