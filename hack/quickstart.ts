@@ -93,7 +93,7 @@ Try it:
   ${curl('deepseek-simple')}
   ${curl('lora-A')}
   ${curl('deepseek-multi-models', " -H 'user-type: premium'")}
-  for i in $(seq 1 10); do ${curl('deepseek-subset')} | grep -o 'Qwen-1.5B-v[12]'; done | sort | uniq -c
+  for i in $(seq 1 10); do ${curl('deepseek-subset')} | grep -o '"model":"[^"]*"'; done | sort | uniq -c
   curl -sN ${url}/v1/chat/completions -H 'Content-Type: application/json' -d '{"model": "deepseek-simple", "messages": [{"role": "user", "content": "Hi"}], "stream": true}'
   curl -s ${url}/v1/models
 
