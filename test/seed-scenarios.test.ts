@@ -34,7 +34,7 @@ async function complete(model: string, headers: Record<string, string> = {}, max
   const res = await request(`${sluice.url}/v1/completions`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...headers },
-    body: JSON.stringify({ model, prompt: 'San Francisco is a', temperature: 0, max_tokens: maxTokens }),
+    body: JSON.stringify({ model, prompt: 'San Francisco is a', temperature: 0, max_tokens: maxTokens, ignore_eos: true }),
   });
   const body = (await res.body.json()) as { model: string; choices: { text: string }[]; usage: { total_tokens: number } };
   return { status: res.statusCode, pod: String(res.headers['x-sim-pod']), servedModel: String(res.headers['x-sim-model']), body };
@@ -94,7 +94,9 @@ describe('seed 004 scenarios through the data plane', () => {
       max_tokens: 40,
       stream: true,
       stream_options: { include_usage: true },
-    });
+      // vLLM's extension: generate exactly max_tokens (the simulator may stop early otherwise).
+      ignore_eos: true,
+    } as OpenAI.Chat.ChatCompletionCreateParamsStreaming);
     let text = '';
     let chunks = 0;
     let usage: { completion_tokens: number } | undefined;
@@ -108,9 +110,17 @@ describe('seed 004 scenarios through the data plane', () => {
     expect(usage?.completion_tokens).toBe(40);
   });
 
+  it('routes embeddings too, with the model rewritten, read by the openai client', async () => {
+    const client = new OpenAI({ baseURL: `${sluice.url}/v1`, apiKey: 'unused' });
+    const res = await client.embeddings.create({ model: 'deepseek-multi-models', input: ['San Francisco', 'is a city'] });
+    expect(res.model).toBe('deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B');
+    expect(res.data).toHaveLength(2);
+    expect(res.data[0]!.embedding.length).toBeGreaterThan(0);
+  });
+
   it('a non-streaming chat completion through the openai client', async () => {
     const client = new OpenAI({ baseURL: `${sluice.url}/v1`, apiKey: 'unused' });
-    const res = await client.chat.completions.create({ model: 'lora-B', messages: [{ role: 'user', content: 'Hi' }], max_tokens: 20 });
+    const res = await client.chat.completions.create({ model: 'lora-B', messages: [{ role: 'user', content: 'Hi' }], max_tokens: 20, ignore_eos: true } as OpenAI.Chat.ChatCompletionCreateParamsNonStreaming);
     expect(res.choices[0]!.message.content).toContain('lora-B');
     expect(res.usage?.completion_tokens).toBe(20);
   });

@@ -1,0 +1,357 @@
+import { blockHashes, chainHash, KvCache, type KvAllocation } from './kv-cache';
+import { LoraManager } from './lora';
+import type { EngineConfig, EngineRequest, EngineSnapshot, SeqEvents, SeqResult } from './engine-types';
+import { EngineStats } from './metrics';
+import { NATURAL_MAX_TOKENS, naturalLength, OutputText } from './output-text';
+import type { EngineProfile } from './profile';
+import { SimClock } from './sim-clock';
+import { tokenId } from './tokenizer';
+
+// Re-exported so callers can import the engine and its types from one module.
+export type { EngineConfig, EngineRequest, EngineSnapshot, PodRole, SeqEvents, SeqResult } from './engine-types';
+
+/**
+ * One simulated inference engine (one pod): a continuous-batching scheduler
+ * over a paged, prefix-cached KV cache, driven by timers.
+ *
+ * Each scheduler step:
+ *  1. every running sequence needs a KV slot for the token it decodes; when
+ *     the pool is full the most recently admitted sequence is preempted (its
+ *     blocks freed, it goes back to the head of the waiting queue and is
+ *     recomputed later, as vLLM's recompute preemption does);
+ *  2. waiting requests are admitted FIFO while there is a free sequence slot
+ *     (maxNumSeqs), their uncached prompt fits the step's token budget
+ *     (maxNumBatchedTokens) and the KV pool has the blocks; a request whose
+ *     LoRA adapter cannot get a GPU slot is skipped, not blocking others;
+ *  3. the step lasts
+ *       (decoding > 0 ? decodeBaseMs + decodeMsPerSeq * decoding : 0)
+ *       + sum over admitted (prefillOverheadMs + uncachedTokens * prefillMsPerToken)
+ *       + loraLoadMs * adaptersLoaded
+ *     simulated ms, so a prefill delays the step for every decoding sequence;
+ *  4. at its end every sequence in the step emits one token (an admitted
+ *     request's first token comes from its prefill step).
+ * Hence TTFT = queueing + prefillOverheadMs + uncached * prefillMsPerToken
+ * (+ co-scheduled work) and ITL = decodeBaseMs + decodeMsPerSeq * batch size.
+ *
+ * Chunked prefill is approximated: a step admits prefills until their uncached
+ * tokens exceed the budget, but a prompt larger than the budget is prefilled
+ * whole in one long step instead of being split across steps.
+ */
+
+interface Seq {
+  id: number;
+  req: EngineRequest;
+  events: SeqEvents;
+  output: OutputText;
+  /** Prompt + generated token ids; the prompt a preempted sequence recomputes. */
+  tokens: number[];
+  /** Hashes of the full blocks of `tokens`, extended as tokens are appended. */
+  hashes: string[];
+  hashSeed: string;
+  target: number;
+  finishReason: 'stop' | 'length';
+  generated: number;
+  alloc: KvAllocation | null;
+  state: 'waiting' | 'running' | 'done';
+  arrivalSim: number;
+  admitSim: number;
+  firstTokenSim: number;
+  lastTokenSim: number;
+  cachedTokens: number;
+  loraLoadMs: number;
+  preemptions: number;
+  text: string[];
+}
+
+/** The scheduler of one pod. */
+export class Engine {
+  /** KV block pool with prefix cache. */
+  readonly kv: KvCache;
+  /** LoRA registry and GPU slots. */
+  readonly lora: LoraManager;
+  /** Counters and histograms. */
+  readonly stats: EngineStats;
+  /** Simulated time. */
+  readonly clock: SimClock;
+  private readonly p: EngineProfile;
+  private waiting: Seq[] = [];
+  private running: Seq[] = [];
+  private step: { startSim: number; durSim: number; batch: Seq[] } | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private kickHandle: NodeJS.Immediate | null = null;
+  /** Start time of the step a pending kick will run. */
+  private kickAt = 0;
+  private nextId = 1;
+  private stopped = false;
+
+  /** Build an idle engine. */
+  constructor(readonly cfg: EngineConfig) {
+    this.p = cfg.profile;
+    this.kv = new KvCache(this.p.numGpuBlocks, this.p.blockSize);
+    this.lora = new LoraManager(this.p.maxLoras, cfg.loras);
+    this.stats = new EngineStats(cfg.flavour, this.p.maxModelLen);
+    this.clock = new SimClock(cfg.timeScale);
+    this.noteLoraState();
+  }
+
+  /**
+   * vLLM-style length check; returns an error message or null. `maxTokens`
+   * null means the request gave no limit (the natural length is used).
+   */
+  checkFits(promptTokens: number, maxTokens: number | null): string | null {
+    const maxLen = this.p.maxModelLen;
+    const out = maxTokens ?? 1;
+    if (promptTokens + out > maxLen) {
+      return (
+        `This model's maximum context length is ${maxLen} tokens. However, you requested ` +
+        `${promptTokens + out} tokens (${promptTokens} in the messages, ${out} in the completion). ` +
+        'Please reduce the length of the messages or completion.'
+      );
+    }
+    // A sequence that can never fit in the whole KV pool would wait forever
+    // (without a limit it may grow by up to the natural maximum).
+    const need = promptTokens + (maxTokens ?? NATURAL_MAX_TOKENS);
+    if (this.kv.blocksFor(need) > this.kv.numBlocks) {
+      return `Request needs ${need} KV-cache tokens but the cache holds ${this.kv.numBlocks * this.kv.blockSize}.`;
+    }
+    return null;
+  }
+
+  /** Queue a request; events fire as it progresses. */
+  submit(req: EngineRequest, events: SeqEvents): { id: number; abort: () => void } {
+    const natural = naturalLength(req.seed);
+    // Without a limit vLLM allows up to max_model_len - prompt tokens.
+    const limit = req.maxTokens ?? this.p.maxModelLen - req.promptTokens.length;
+    let target = natural;
+    let finishReason: 'stop' | 'length' = 'stop';
+    if ((req.maxTokens !== null && req.ignoreEos) || natural > limit) {
+      target = limit;
+      finishReason = 'length';
+    }
+    // Adapters get their own hash namespace so base and LoRA KV never mix.
+    const hashSeed = req.lora ? `lora:${req.lora}` : '';
+    const s: Seq = {
+      id: this.nextId++, req, events, output: new OutputText(req.model, req.seed),
+      tokens: [...req.promptTokens], hashes: blockHashes(req.promptTokens, this.p.blockSize, hashSeed), hashSeed,
+      target, finishReason, generated: 0, alloc: null, state: 'waiting',
+      // Requests arriving while a step is about to start join it at its start time.
+      arrivalSim: this.kickHandle ? this.kickAt : this.clock.now(), admitSim: -1, firstTokenSim: -1, lastTokenSim: -1,
+      cachedTokens: 0, loraLoadMs: 0, preemptions: 0, text: [],
+    };
+    this.waiting.push(s);
+    this.kick(s.arrivalSim);
+    return { id: s.id, abort: () => this.abort(s) };
+  }
+
+  /** Point-in-time view of the engine. */
+  snapshot(): EngineSnapshot {
+    return {
+      pod: this.cfg.pod, namespace: this.cfg.namespace, role: this.cfg.role, flavour: this.cfg.flavour,
+      modelName: this.cfg.modelName, running: this.running.length, waiting: this.waiting.length,
+      maxNumSeqs: this.p.maxNumSeqs,
+      batchMaxTokens: this.running.reduce((a, s) => a + s.req.promptTokens.length + s.target, 0),
+      kv: {
+        blockSize: this.kv.blockSize, numGpuBlocks: this.kv.numBlocks, usedBlocks: this.kv.usedBlocks(),
+        cachedBlocks: this.kv.cachedBlocks(), usage: this.kv.usage(), evictions: this.kv.evictions,
+      },
+      loras: {
+        max: this.lora.maxLoras, registered: this.lora.list().map((l) => l.name), resident: this.lora.residentNames(),
+        running: this.lora.runningNames(), waiting: this.waitingLoras(), loads: this.lora.loads,
+        evictions: this.lora.evictions,
+      },
+    };
+  }
+
+  /** Stop scheduling; pending requests are dropped without callbacks. */
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    if (this.kickHandle) clearImmediate(this.kickHandle);
+    this.timer = null;
+    this.kickHandle = null;
+  }
+
+  /**
+   * Schedule a step soon if none is running. setImmediate batches same-tick
+   * arrivals; the step is dated `at` (the arrival that woke the engine), so
+   * an idle engine starts a request with zero queueing time whatever the
+   * event-loop latency.
+   */
+  private kick(at: number): void {
+    if (this.stopped || this.step || this.kickHandle) return;
+    this.kickAt = at;
+    this.kickHandle = setImmediate(() => {
+      this.kickHandle = null;
+      this.runStep(at);
+    });
+  }
+
+  private runStep(startSim: number): void {
+    if (this.stopped || this.step) return;
+    const p = this.p;
+    // 1. KV slot for each decoding sequence; preempt the newest on shortage.
+    for (let i = 0; i < this.running.length; i++) {
+      const s = this.running[i];
+      // Bounded: every failed grow removes one running sequence.
+      while (s.alloc && !this.kv.grow(s.alloc, s.tokens.length)) {
+        const victim = this.running[this.running.length - 1];
+        this.preempt(victim);
+        if (victim === s) break;
+      }
+    }
+    const decoding = [...this.running];
+
+    // 2. Admit waiting requests FIFO.
+    let budget = p.maxNumBatchedTokens - decoding.length;
+    const admitted: Array<{ s: Seq; uncached: number }> = [];
+    let loraLoads = 0;
+    for (let i = 0; i < this.waiting.length && this.running.length < p.maxNumSeqs; ) {
+      const s = this.waiting[i];
+      if (s.req.lora && !this.lora.canAcquire(s.req.lora)) {
+        i++; // vLLM skips requests whose adapter has no slot and tries the next.
+        continue;
+      }
+      // vLLM always recomputes the last prompt token, so hits stop one token short.
+      const maxCached = Math.floor((s.tokens.length - 1) / p.blockSize);
+      const hit = Math.min(this.kv.lookup(s.hashes), maxCached) * p.blockSize;
+      const uncached = s.tokens.length - hit;
+      if (admitted.length > 0 && uncached > budget) break;
+      const alloc = this.kv.allocate(s.hashes, s.tokens.length, maxCached);
+      if (!alloc) break;
+      this.waiting.splice(i, 1);
+      if (s.req.lora && this.lora.acquire(s.req.lora)?.loaded) {
+        loraLoads++;
+        s.loraLoadMs += p.loraLoadMs;
+      }
+      s.alloc = alloc;
+      s.state = 'running';
+      this.stats.counters.prefixCacheQueries += s.tokens.length;
+      this.stats.counters.prefixCacheHits += alloc.cachedTokens;
+      if (s.admitSim < 0) {
+        s.admitSim = startSim;
+        s.cachedTokens = alloc.cachedTokens;
+        this.stats.counters.promptTokens += s.req.promptTokens.length;
+      }
+      this.running.push(s);
+      admitted.push({ s, uncached });
+      budget -= uncached;
+    }
+
+    // 3. Cost of the step (formula in the file header).
+    const decodeMs = decoding.length > 0 ? p.decodeBaseMs + p.decodeMsPerSeq * decoding.length : 0;
+    const prefillMs = admitted.reduce((a, x) => a + p.prefillOverheadMs + x.uncached * p.prefillMsPerToken, 0);
+    const durSim = decodeMs + prefillMs + loraLoads * p.loraLoadMs;
+    const batch = [...decoding, ...admitted.map((x) => x.s)];
+    if (batch.length === 0) {
+      if (this.waiting.length > 0) this.failUnschedulable(startSim);
+      return;
+    }
+    this.step = { startSim, durSim, batch };
+    this.clock.beginStep(startSim, durSim);
+    this.timer = setTimeout(() => this.finishStep(), this.clock.toWallMs(durSim));
+  }
+
+  private finishStep(): void {
+    const step = this.step;
+    if (!step || this.stopped) return;
+    const end = step.startSim + step.durSim;
+    this.step = null;
+    this.timer = null;
+    this.clock.endStep(end);
+    for (const s of step.batch) {
+      if (s.state !== 'running' || !s.alloc) continue; // aborted during the step
+      // Everything fed to the model this step now has KV; publish full blocks.
+      this.kv.commit(s.alloc, s.hashes);
+      this.emitToken(s, end);
+    }
+    this.noteLoraState();
+    if (this.running.length > 0 || this.waiting.length > 0) this.runStep(end);
+  }
+
+  private emitToken(s: Seq, nowSim: number): void {
+    const piece = s.output.pieceAt(s.generated);
+    s.tokens.push(tokenId(piece));
+    const bs = this.p.blockSize;
+    if (s.tokens.length % bs === 0) {
+      s.hashes.push(chainHash(s.hashes[s.hashes.length - 1] ?? s.hashSeed, s.tokens.slice(-bs)));
+    }
+    s.generated++;
+    s.text.push(piece);
+    this.stats.counters.generationTokens++;
+    if (s.firstTokenSim < 0) {
+      s.firstTokenSim = nowSim;
+      this.stats.hist.ttft.observe((nowSim - s.arrivalSim) / 1000);
+    } else {
+      this.stats.hist.itl.observe((nowSim - s.lastTokenSim) / 1000);
+    }
+    s.lastTokenSim = nowSim;
+    const last = s.generated >= s.target;
+    s.events.onToken(piece, s.generated - 1, last);
+    // onToken may have aborted the request (a dropConnection fault).
+    if (last && s.state === 'running') this.finish(s, nowSim, s.finishReason);
+  }
+
+  private finish(s: Seq, nowSim: number, reason: SeqResult['finishReason'], error?: string): void {
+    this.detach(s);
+    const started = s.admitSim >= 0 && s.firstTokenSim >= 0;
+    this.stats.observeFinished({
+      finishReason: reason, promptTokens: s.req.promptTokens.length, completionTokens: s.generated,
+      maxTokens: s.req.maxTokens ?? this.p.maxModelLen - s.req.promptTokens.length, e2eSec: (nowSim - s.arrivalSim) / 1000,
+      // Arrivals between a kick and its step can be dated just after the step start.
+      queueSec: started ? Math.max(0, s.admitSim - s.arrivalSim) / 1000 : undefined,
+      prefillSec: started ? (s.firstTokenSim - s.admitSim) / 1000 : undefined,
+      decodeSec: started ? (nowSim - s.firstTokenSim) / 1000 : undefined,
+    });
+    if (reason === 'abort' && !error) return; // the client is gone; nobody to tell
+    s.events.onFinish({
+      finishReason: reason, promptTokens: s.req.promptTokens.length, completionTokens: s.generated,
+      cachedTokens: s.cachedTokens, queueMs: Math.max(0, (s.admitSim >= 0 ? s.admitSim : nowSim) - s.arrivalSim),
+      ttftMs: s.firstTokenSim >= 0 ? s.firstTokenSim - s.arrivalSim : 0, e2eMs: nowSim - s.arrivalSim,
+      loraLoadMs: s.loraLoadMs, preemptions: s.preemptions, text: s.text.join(''), error,
+    });
+  }
+
+  /** Client went away: drop the request wherever it is. */
+  private abort(s: Seq): void {
+    if (s.state === 'done') return;
+    this.finish(s, this.clock.now(), 'abort');
+  }
+
+  /** Remove a sequence from the queues and release its KV blocks and adapter. */
+  private detach(s: Seq): void {
+    if (s.state === 'waiting') this.waiting = this.waiting.filter((x) => x !== s);
+    if (s.state === 'running') {
+      this.running = this.running.filter((x) => x !== s);
+      if (s.alloc) this.kv.free(s.alloc);
+      if (s.req.lora) this.lora.release(s.req.lora);
+    }
+    s.alloc = null;
+    s.state = 'done';
+  }
+
+  private preempt(s: Seq): void {
+    this.running = this.running.filter((x) => x !== s);
+    if (s.alloc) this.kv.free(s.alloc);
+    if (s.req.lora) this.lora.release(s.req.lora);
+    s.alloc = null;
+    s.state = 'waiting';
+    s.preemptions++;
+    this.waiting.unshift(s);
+    this.stats.counters.preemptions++;
+  }
+
+  /** Nothing runs and the queue head cannot start: fail it rather than hang. */
+  private failUnschedulable(nowSim: number): void {
+    const s = this.waiting[0];
+    this.finish(s, nowSim, 'abort', 'request cannot be scheduled: not enough KV cache for it');
+    this.kick(nowSim);
+  }
+
+  private waitingLoras(): string[] {
+    return [...new Set(this.waiting.map((s) => s.req.lora).filter((l): l is string => l !== null))];
+  }
+
+  private noteLoraState(): void {
+    this.stats.noteLoraState(this.lora.runningNames(), this.waitingLoras(), this.lora.maxLoras, Date.now() / 1000);
+  }
+}

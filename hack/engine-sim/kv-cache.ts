@@ -1,0 +1,201 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * Paged KV cache with automatic prefix caching, modelled on vLLM's V1 block
+ * pool:
+ * - the cache is `numBlocks` blocks of `blockSize` tokens;
+ * - a *full* block is identified by a chained hash
+ *   h_i = H(h_{i-1} || tokens of block i), with h_{-1} a per-adapter seed, so a
+ *   block hash names the whole prefix up to and including that block;
+ * - blocks are reference-counted by the sequences using them; a block whose
+ *   count drops to 0 goes to the tail of the free queue but keeps its hash, so a
+ *   later request with the same prefix can take it back (a prefix-cache hit);
+ * - new blocks are taken from the head of the free queue, i.e. the least
+ *   recently freed block is evicted first (LRU), and its hash is forgotten.
+ */
+
+/** Blocks held by one sequence. */
+export interface KvAllocation {
+  /** Block ids in sequence order. */
+  blockIds: number[];
+  /** Hashes of the sequence's full blocks that have been computed, in order. */
+  hashes: string[];
+  /** Leading prompt tokens served from the prefix cache at allocation time. */
+  cachedTokens: number;
+}
+
+interface Block {
+  id: number;
+  /** Chained hash when the block is full and registered in the cache, else null. */
+  hash: string | null;
+  refCount: number;
+}
+
+/** Chained hash of one block: first 16 hex chars of sha256(parent ':' ids). */
+export function chainHash(parent: string, ids: readonly number[]): string {
+  return createHash('sha256').update(`${parent}:${ids.join(',')}`).digest('hex').slice(0, 16);
+}
+
+/**
+ * Hashes of every full block of `tokens`. `seed` separates caches that must not
+ * share blocks (vLLM mixes the LoRA id into the hash the same way).
+ */
+export function blockHashes(tokens: readonly number[], blockSize: number, seed = ''): string[] {
+  const out: string[] = [];
+  let parent = seed;
+  for (let start = 0; start + blockSize <= tokens.length; start += blockSize) {
+    parent = chainHash(parent, tokens.slice(start, start + blockSize));
+    out.push(parent);
+  }
+  return out;
+}
+
+/** The block pool. All methods are synchronous and O(blocks touched). */
+export class KvCache {
+  private readonly blocks: Block[];
+  /** Free blocks in eviction order (Map keeps insertion order: head = oldest). */
+  private readonly freeQueue = new Map<number, Block>();
+  private readonly byHash = new Map<string, Block>();
+  /** Cached blocks dropped to make room, for /sim/state. */
+  evictions = 0;
+
+  /** Create a pool of `numBlocks` empty blocks of `blockSize` tokens. */
+  constructor(
+    readonly numBlocks: number,
+    readonly blockSize: number,
+  ) {
+    this.blocks = [];
+    for (let id = 0; id < numBlocks; id++) {
+      const b: Block = { id, hash: null, refCount: 0 };
+      this.blocks.push(b);
+      this.freeQueue.set(id, b);
+    }
+  }
+
+  /** Blocks referenced by at least one sequence. */
+  usedBlocks(): number {
+    return this.numBlocks - this.freeQueue.size;
+  }
+
+  /** Blocks currently registered in the prefix cache (in use or free). */
+  cachedBlocks(): number {
+    return this.byHash.size;
+  }
+
+  /** Fraction of blocks in use, 0..1 (vLLM's kv_cache_usage_perc: 1 - free/total). */
+  usage(): number {
+    return this.usedBlocks() / this.numBlocks;
+  }
+
+  /** Number of leading hashes present in the cache (no side effects). */
+  lookup(hashes: readonly string[]): number {
+    let n = 0;
+    while (n < hashes.length && this.byHash.has(hashes[n])) n++;
+    return n;
+  }
+
+  /** Blocks needed to hold `numTokens` tokens. */
+  blocksFor(numTokens: number): number {
+    return Math.ceil(numTokens / this.blockSize);
+  }
+
+  /**
+   * Allocate blocks for a sequence of `numTokens` tokens whose full-block
+   * hashes are `hashes`; at most `maxCachedBlocks` leading blocks are taken
+   * from the cache (vLLM always recomputes the last prompt token, so callers
+   * cap hits below the prompt length). Returns null, changing nothing, when
+   * there are not enough free blocks.
+   */
+  allocate(hashes: readonly string[], numTokens: number, maxCachedBlocks = hashes.length): KvAllocation | null {
+    const hit = Math.min(this.lookup(hashes), maxCachedBlocks);
+    const cached = hashes.slice(0, hit).map((h) => this.byHash.get(h) as Block);
+    // Cached blocks that sit in the free queue stop being free once reused.
+    const cachedButFree = cached.filter((b) => b.refCount === 0).length;
+    const needNew = Math.max(0, this.blocksFor(numTokens) - hit);
+    if (needNew > this.freeQueue.size - cachedButFree) return null;
+
+    for (const b of cached) this.ref(b);
+    const alloc: KvAllocation = { blockIds: cached.map((b) => b.id), hashes: hashes.slice(0, hit), cachedTokens: hit * this.blockSize };
+    for (let i = 0; i < needNew; i++) alloc.blockIds.push(this.takeFree().id);
+    // Register the full prompt blocks we are about to compute.
+    this.commit(alloc, hashes);
+    return alloc;
+  }
+
+  /**
+   * Grow an allocation to hold `numTokens` tokens. Returns false, changing
+   * nothing, when the pool has too few free blocks (the caller preempts).
+   */
+  grow(alloc: KvAllocation, numTokens: number): boolean {
+    const need = this.blocksFor(numTokens) - alloc.blockIds.length;
+    if (need <= 0) return true;
+    if (need > this.freeQueue.size) return false;
+    for (let i = 0; i < need; i++) alloc.blockIds.push(this.takeFree().id);
+    return true;
+  }
+
+  /**
+   * Register full blocks of an allocation in the prefix cache. `hashes` are the
+   * sequence's full-block hashes (a superset of alloc.hashes). A block whose
+   * hash is already cached elsewhere stays anonymous (duplicates are not kept).
+   */
+  commit(alloc: KvAllocation, hashes: readonly string[]): void {
+    const limit = Math.min(hashes.length, alloc.blockIds.length);
+    for (let i = alloc.hashes.length; i < limit; i++) {
+      const h = hashes[i];
+      const b = this.blocks[alloc.blockIds[i]];
+      if (!this.byHash.has(h) && b.hash === null) {
+        b.hash = h;
+        this.byHash.set(h, b);
+      }
+      alloc.hashes.push(h);
+    }
+  }
+
+  /**
+   * Release a sequence's blocks. They are queued tail-first in reverse order so
+   * the end of a sequence is evicted before its (more shareable) beginning.
+   */
+  free(alloc: KvAllocation): void {
+    for (let i = alloc.blockIds.length - 1; i >= 0; i--) {
+      const b = this.blocks[alloc.blockIds[i]];
+      b.refCount--;
+      if (b.refCount === 0) this.freeQueue.set(b.id, b);
+    }
+    alloc.blockIds = [];
+    alloc.hashes = [];
+  }
+
+  /** Forget every cached block that is not in use (vLLM's /reset_prefix_cache). Returns how many. */
+  resetPrefixCache(): number {
+    let n = 0;
+    for (const b of this.freeQueue.values()) {
+      if (b.hash !== null) {
+        this.byHash.delete(b.hash);
+        b.hash = null;
+        n++;
+      }
+    }
+    return n;
+  }
+
+  private ref(b: Block): void {
+    if (b.refCount === 0) this.freeQueue.delete(b.id);
+    b.refCount++;
+  }
+
+  /** Pop the LRU free block, evicting its cached contents. Caller checked there is one. */
+  private takeFree(): Block {
+    const first = this.freeQueue.values().next();
+    if (first.done) throw new Error('kv-cache: no free block (caller must check capacity)');
+    const b = first.value;
+    this.freeQueue.delete(b.id);
+    if (b.hash !== null) {
+      this.byHash.delete(b.hash);
+      b.hash = null;
+      this.evictions++;
+    }
+    b.refCount = 1;
+    return b;
+  }
+}

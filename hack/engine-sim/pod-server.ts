@@ -1,0 +1,269 @@
+import { randomUUID } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Engine, type PodRole } from './engine';
+import { FaultInjector, parseFaultRule } from './faults';
+import { ApiError, delay, parseJson, readBody, sendError, sendJson, sendText } from './http-util';
+import { handleEmbeddings } from './embeddings';
+import { handleInference, type InferenceContext } from './inference';
+import type { EngineFlavour } from './metrics';
+import { renderMetrics } from './metrics-render';
+import type { EngineProfile } from './profile';
+
+/** One simulated pod as configured on the command line or in SimOptions. */
+export interface SimPodSpec {
+  name: string;
+  namespace?: string;
+  /** Loopback address to bind, e.g. 127.0.0.2. */
+  ip: string;
+  /** Port to bind; 0 picks an ephemeral port (see SimPod.port). */
+  port: number;
+  /** Served base model name. */
+  model: string;
+  /** Which engine's /metrics naming to imitate (default vllm). */
+  engine?: EngineFlavour;
+  /** LoRA adapters known at start; the first maxLoras are resident. */
+  loras?: string[];
+  /** Prefill/decode disaggregation role (default both). */
+  role?: PodRole;
+}
+
+/** Public identity of a running pod (what `engine-sim ready` prints). */
+export interface SimPodInfo {
+  name: string;
+  namespace: string;
+  ip: string;
+  port: number;
+  url: string;
+  model: string;
+  engine: EngineFlavour;
+  role: PodRole;
+  loras: string[];
+}
+
+/** Paths served, with their methods; other methods get 405, other paths 404. */
+const ROUTES: Record<string, readonly string[]> = {
+  '/v1/completions': ['POST'],
+  '/v1/chat/completions': ['POST'],
+  '/v1/embeddings': ['POST'],
+  '/v1/models': ['GET'],
+  '/v1/load_lora_adapter': ['POST'],
+  '/v1/unload_lora_adapter': ['POST'],
+  '/health': ['GET'],
+  '/metrics': ['GET'],
+  '/reset_prefix_cache': ['POST'],
+  '/sim/state': ['GET'],
+  '/sim/faults': ['GET', 'POST', 'DELETE'],
+};
+
+/** A simulated inference pod: an Engine behind its own HTTP server on ip:port. */
+export class SimPod {
+  readonly name: string;
+  readonly namespace: string;
+  readonly ip: string;
+  readonly model: string;
+  readonly flavour: EngineFlavour;
+  readonly role: PodRole;
+  /** Bound port (the real one after listen(), also when the spec asked for 0). */
+  port: number;
+  /** The scheduler, KV cache, LoRA slots and statistics of this pod. */
+  readonly engine: Engine;
+  /** Pending fault rules (POST /sim/faults). */
+  readonly faults = new FaultInjector();
+  private readonly server: http.Server;
+  private readonly createdSec = Math.floor(Date.now() / 1000);
+  private readonly ctx: InferenceContext;
+
+  /** Build the pod; call listen() to bind it. */
+  constructor(
+    spec: SimPodSpec,
+    readonly profile: EngineProfile,
+    readonly timeScale: number,
+  ) {
+    this.name = spec.name;
+    this.namespace = spec.namespace ?? 'default';
+    this.ip = spec.ip;
+    this.port = spec.port;
+    this.model = spec.model;
+    this.flavour = spec.engine ?? 'vllm';
+    this.role = spec.role ?? 'both';
+    this.engine = new Engine({
+      pod: this.name, namespace: this.namespace, role: this.role, flavour: this.flavour, modelName: this.model,
+      loras: spec.loras ?? [], profile, timeScale,
+    });
+    this.ctx = { podName: this.name, baseModel: this.model, engine: this.engine, faults: this.faults };
+    this.server = http.createServer((req, res) => void this.handle(req, res));
+    // Routers keep connections alive; outlive their (usually 60 s) idle timeouts.
+    this.server.keepAliveTimeout = 65_000;
+    this.server.headersTimeout = 66_000;
+    // Streams may legitimately last minutes.
+    this.server.requestTimeout = 0;
+  }
+
+  /** Base URL, e.g. http://127.0.0.2:8000. */
+  get url(): string {
+    return `http://${this.ip}:${this.port}`;
+  }
+
+  /** Identity as printed by the CLI. */
+  info(): SimPodInfo {
+    return {
+      name: this.name, namespace: this.namespace, ip: this.ip, port: this.port, url: this.url, model: this.model,
+      engine: this.flavour, role: this.role, loras: this.engine.lora.list().map((l) => l.name),
+    };
+  }
+
+  /** Bind ip:port; rejects on EADDRINUSE and the like. */
+  listen(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const onError = (e: Error): void => reject(e);
+      this.server.once('error', onError);
+      this.server.listen(this.port, this.ip, () => {
+        this.server.off('error', onError);
+        this.port = (this.server.address() as AddressInfo).port;
+        resolve();
+      });
+    });
+  }
+
+  /** Stop the engine and close the server, dropping open connections. */
+  close(): Promise<void> {
+    this.engine.stop();
+    return new Promise((resolve) => {
+      if (!this.server.listening) return resolve();
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    // Set up front so every answer, errors included, says which pod produced it.
+    res.setHeader('x-sim-pod', this.name);
+    res.setHeader('x-sim-model', this.model);
+    // Fires when the client goes away (or the response ends): cancels holds and frees engine slots.
+    const closed = new AbortController();
+    res.on('close', () => closed.abort());
+    try {
+      const path = new URL(req.url ?? '/', 'http://sim').pathname;
+      const methods = ROUTES[path];
+      // Always drain the body first so keep-alive connections stay usable after errors.
+      const body = await readBody(req);
+      if (!methods) return sendJson(res, 404, { detail: 'Not Found' });
+      if (!methods.includes(req.method ?? '')) return sendJson(res, 405, { detail: 'Method Not Allowed' });
+      await this.route(`${req.method} ${path}`, req, res, body, closed.signal);
+    } catch (e) {
+      sendError(res, e);
+    }
+  }
+
+  private async route(
+    key: string,
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    body: Buffer,
+    closed: AbortSignal,
+  ): Promise<void> {
+    switch (key) {
+      case 'POST /v1/completions':
+        return handleInference(this.ctx, 'completion', req, res, body, closed);
+      case 'POST /v1/chat/completions':
+        return handleInference(this.ctx, 'chat', req, res, body, closed);
+      case 'POST /v1/embeddings':
+        return handleEmbeddings(res, this.model, body);
+      case 'GET /v1/models':
+        return sendJson(res, 200, this.models());
+      case 'POST /v1/load_lora_adapter':
+        return this.loadLora(res, parseJson(body), closed);
+      case 'POST /v1/unload_lora_adapter':
+        return this.unloadLora(res, parseJson(body));
+      case 'GET /health':
+        res.writeHead(200, { 'content-length': 0 });
+        res.end();
+        return;
+      case 'GET /metrics':
+        return sendText(res, 200, renderMetrics(this.engine.stats, this.engine.snapshot()), 'text/plain; version=0.0.4; charset=utf-8');
+      case 'POST /reset_prefix_cache':
+        this.engine.kv.resetPrefixCache();
+        return sendText(res, 200, '');
+      case 'GET /sim/state':
+        return sendJson(res, 200, this.state());
+      case 'GET /sim/faults':
+        return sendJson(res, 200, { faults: this.faults.list(), held: this.faults.held });
+      case 'POST /sim/faults':
+        this.faults.add(parseFaultRule(parseJson(body)));
+        return sendJson(res, 200, { faults: this.faults.list(), held: this.faults.held });
+      case 'DELETE /sim/faults':
+        return sendJson(res, 200, { cleared: this.faults.clear() });
+    }
+  }
+
+  /** GET /v1/models: base model plus registered adapters, in vLLM's ModelList shape. */
+  private models(): object {
+    const ownedBy = this.flavour;
+    const permission = (): object => ({
+      id: `modelperm-${randomUUID().replace(/-/g, '')}`, object: 'model_permission', created: this.createdSec,
+      allow_create_engine: false, allow_sampling: true, allow_logprobs: true, allow_search_indices: false,
+      allow_view: true, allow_fine_tuning: false, organization: '*', group: null, is_blocking: false,
+    });
+    const card = (id: string, root: string, parent: string | null, maxLen: number | null): object => ({
+      id, object: 'model', created: this.createdSec, owned_by: ownedBy, root, parent, max_model_len: maxLen,
+      permission: [permission()],
+    });
+    return {
+      object: 'list',
+      data: [
+        card(this.model, this.model, null, this.profile.maxModelLen),
+        ...this.engine.lora.list().map((l) => card(l.name, l.path, this.model, null)),
+      ],
+    };
+  }
+
+  /** POST /v1/load_lora_adapter: register, take a GPU slot if one can be had, answer after loraLoadMs. */
+  private async loadLora(res: http.ServerResponse, body: unknown, closed: AbortSignal): Promise<void> {
+    const o = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
+    const name = o.lora_name;
+    const path = o.lora_path;
+    if (typeof name !== 'string' || !name || typeof path !== 'string' || !path) {
+      throw new ApiError(400, 'InvalidUserInput', "Both 'lora_name' and 'lora_path' must be provided.");
+    }
+    if (name === this.model || !this.engine.lora.register(name, path)) {
+      throw new ApiError(400, 'InvalidUserInput', `The lora adapter '${name}' has already been loaded.`);
+    }
+    // Take a GPU slot now (evicting an idle adapter if needed); if every slot
+    // is pinned it stays registered and loads on first use instead.
+    this.engine.lora.warm(name);
+    if (!(await delay(this.profile.loraLoadMs / this.timeScale, closed))) return;
+    sendText(res, 200, `Success: LoRA adapter '${name}' added successfully.`);
+  }
+
+  /** POST /v1/unload_lora_adapter (404 when unknown, as vLLM). */
+  private unloadLora(res: http.ServerResponse, body: unknown): void {
+    const o = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
+    const name = o.lora_name;
+    if (typeof name !== 'string' || !name) {
+      throw new ApiError(400, 'InvalidUserInput', "either 'lora_name' and 'lora_int_id' needs to be provided.");
+    }
+    if (!this.engine.lora.unregister(name)) {
+      throw new ApiError(404, 'NotFoundError', `The lora adapter '${name}' cannot be found.`);
+    }
+    sendText(res, 200, `Success: LoRA adapter '${name}' removed successfully.`);
+  }
+
+  /** GET /sim/state body. */
+  state(): object {
+    const snap = this.engine.snapshot();
+    return {
+      pod: this.info(),
+      timeScale: this.timeScale,
+      simTimeMs: this.engine.clock.now(),
+      profile: this.profile,
+      running: snap.running,
+      waiting: snap.waiting,
+      maxNumSeqs: snap.maxNumSeqs,
+      kv: snap.kv,
+      loras: snap.loras,
+      counters: { ...this.engine.stats.counters, loraLoads: snap.loras.loads, kvEvictions: snap.kv.evictions },
+      faults: { pending: this.faults.list(), held: this.faults.held },
+    };
+  }
+}

@@ -1,0 +1,78 @@
+import { SimPod, type SimPodSpec } from './pod-server';
+import { resolveProfile, type EngineProfile } from './profile';
+
+export { SimPod, type SimPodSpec, type SimPodInfo } from './pod-server';
+export { DEFAULT_PROFILE, type EngineProfile } from './profile';
+
+/**
+ * Entry point of the engine simulator: one process serving many simulated,
+ * vLLM-compatible inference pods, each on its own ip:port (e.g. 127.0.0.2:8000,
+ * 127.0.0.3:8000 — distinct loopback addresses sharing a port, like a cluster).
+ * See README.md in this folder for endpoints, timing formulas and test hooks.
+ */
+
+/** Options of startEngineSim. */
+export interface SimOptions {
+  pods: SimPodSpec[];
+  /** Simulated ms per wall-clock ms; 10 runs ten times faster than real time (default 1). */
+  timeScale?: number;
+  /** Overrides of the engine profile shared by every pod. */
+  profile?: Partial<EngineProfile>;
+}
+
+/** Running simulator. */
+export interface EngineSimHandle {
+  /** Pods in the order given, with their bound ports. */
+  pods: SimPod[];
+  /** Stop every pod and close its listener. */
+  close(): Promise<void>;
+}
+
+const FLAVOURS = new Set(['vllm', 'sglang', 'tgi']);
+const ROLES = new Set(['prefill', 'decode', 'both']);
+
+/** Reject specs that could not work, with a message naming the pod. */
+function validateSpec(spec: SimPodSpec, i: number): void {
+  const where = `pod ${i} (${spec.name ?? 'unnamed'})`;
+  if (!spec.name) throw new Error(`${where}: name is required`);
+  if (!spec.model) throw new Error(`${where}: model is required`);
+  if (!/^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(spec.ip ?? '')) {
+    throw new Error(`${where}: ip must be a loopback address in 127.0.0.0/8, got "${spec.ip}"`);
+  }
+  if (!Number.isInteger(spec.port) || spec.port < 0 || spec.port > 65535) throw new Error(`${where}: bad port ${spec.port}`);
+  if (spec.engine !== undefined && !FLAVOURS.has(spec.engine)) throw new Error(`${where}: engine must be vllm, sglang or tgi`);
+  if (spec.role !== undefined && !ROLES.has(spec.role)) throw new Error(`${where}: role must be prefill, decode or both`);
+  if (spec.loras?.includes(spec.model)) throw new Error(`${where}: a LoRA adapter cannot share the base model's name`);
+}
+
+/**
+ * Start every pod and resolve once all listeners are bound. If any pod fails
+ * to bind, the ones already started are closed and the error is rethrown.
+ */
+export async function startEngineSim(opts: SimOptions): Promise<EngineSimHandle> {
+  const timeScale = opts.timeScale ?? 1;
+  if (!(typeof timeScale === 'number' && timeScale > 0 && Number.isFinite(timeScale))) {
+    throw new Error('timeScale must be a positive number');
+  }
+  const profile = resolveProfile(opts.profile);
+  if (!opts.pods?.length) throw new Error('at least one pod is required');
+  opts.pods.forEach(validateSpec);
+  const seen = new Set<string>();
+  for (const p of opts.pods) {
+    const key = `${p.ip}:${p.port}`;
+    if (p.port !== 0 && seen.has(key)) throw new Error(`two pods bind ${key}`);
+    seen.add(key);
+  }
+
+  const pods = opts.pods.map((spec) => new SimPod(spec, profile, timeScale));
+  const close = async (): Promise<void> => {
+    await Promise.all(pods.map((p) => p.close()));
+  };
+  try {
+    await Promise.all(pods.map((p) => p.listen()));
+  } catch (e) {
+    await close();
+    throw e;
+  }
+  return { pods, close };
+}
