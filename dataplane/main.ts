@@ -10,6 +10,7 @@ import { readSnapshotFile } from '../shared/snapshot/snapshot-file';
 import { createLogger } from '../shared/log/logger';
 import { EndpointRegistry } from './proxy/endpoint-registry';
 import { SnapshotStore } from './routing/snapshot-store';
+import { SchedulerEnv } from './scheduler/scheduler-env';
 import { createAdminApp } from './server/admin-server';
 import { DataplaneMetrics } from './server/metrics';
 import { createTrafficServer } from './server/traffic-server';
@@ -39,7 +40,8 @@ export async function startDataplane(settings: DataplaneSettings): Promise<Datap
   const log = createLogger('dataplane', settings.logLevel);
   const metrics = new DataplaneMetrics();
   const registry = new EndpointRegistry({ connections: settings.connectionsPerEndpoint, connectTimeoutMs: settings.connectTimeoutMs });
-  const store = new SnapshotStore(registry);
+  const schedulerEnv = new SchedulerEnv(registry);
+  const store = new SnapshotStore(registry, schedulerEnv);
   if (settings.snapshotFile && existsSync(settings.snapshotFile)) {
     try {
       const result = store.apply(readSnapshotFile(settings.snapshotFile));
@@ -50,7 +52,7 @@ export async function startDataplane(settings: DataplaneSettings): Promise<Datap
     }
   }
   const traffic = createTrafficServer({ settings, store, metrics, log });
-  const admin = createAdminApp({ pushToken: settings.pushToken, store, registry, metrics, log });
+  const admin = createAdminApp({ pushToken: settings.pushToken, store, registry, metrics, log, schedulerEnv });
   const trafficPort = await listen(traffic, settings.listen.host, settings.listen.port);
   const adminHttp = createServer(admin);
   const adminPort = await listen(adminHttp, settings.admin.host, settings.admin.port);

@@ -25,6 +25,8 @@ export interface DataplaneSettings {
   readonly logLevel: string;
   /** Write one access-log line per request. */
   readonly accessLog: boolean;
+  /** Add the `x-sluice-decision` response header: chosen endpoint and each plugin's score. */
+  readonly decisionHeader: boolean;
 }
 
 const FLAGS = {
@@ -38,6 +40,7 @@ const FLAGS = {
   'connections-per-endpoint': '64',
   'log-level': 'info',
   'access-log': 'true',
+  'decision-header': 'false',
 } as const;
 
 type FlagName = keyof typeof FLAGS;
@@ -98,6 +101,7 @@ export function parseDataplaneSettings(argv: readonly string[], env: NodeJS.Proc
     connectionsPerEndpoint: attempt(() => positiveInt('connections-per-endpoint', values['connections-per-endpoint']!)) ?? 0,
     logLevel: values['log-level']!,
     accessLog: values['access-log'] !== 'false',
+    decisionHeader: values['decision-header'] === 'true',
   };
   if (errors.length) throw new Error(`invalid data-plane settings:\n  ${errors.join('\n  ')}`);
   return Object.freeze(settings);

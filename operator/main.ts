@@ -69,8 +69,12 @@ export function startDirectoryOperator(settings: OperatorSettings, log: Logger =
   const source = new DirectorySource(settings.watchDir);
   const reload = () => {
     const { objects, issues } = source.load();
-    for (const issue of issues) log.warn({ file: issue.file, document: issue.document, object: issue.object, field: issue.path }, issue.message);
     const result = reconciler!.reconcile(objects);
+    // Scheduler ConfigMaps parse fine as objects but can still hold a bad configuration.
+    for (const si of result.schedulerIssues) {
+      for (const i of si.issues) issues.push({ file: source.fileOf(si.object) ?? '', document: 0, object: si.object, path: i.path, message: i.message });
+    }
+    for (const issue of issues) log.warn({ file: issue.file, document: issue.document, object: issue.object, field: issue.path }, issue.message);
     lastStatuses = result.statuses;
     lastIssues = issues;
     lastHash = result.snapshot.hash;

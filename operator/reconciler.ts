@@ -5,7 +5,9 @@
  */
 import type { Logger } from '../shared/log/logger';
 import { compileSnapshot, type ObjectSet } from '../shared/snapshot/compile';
+import type { SchedulerIssue } from '../shared/snapshot/compile-scheduler';
 import type { CompiledStatus } from '../shared/snapshot/conditions';
+import type { SchedulerConfig } from '../shared/config/scheduler-config';
 import type { RoutingSnapshot } from '../shared/snapshot/schema';
 import type { Publisher } from './publisher';
 
@@ -13,6 +15,7 @@ import type { Publisher } from './publisher';
 export interface ReconcileResult {
   snapshot: RoutingSnapshot;
   statuses: Map<string, CompiledStatus>;
+  schedulerIssues: SchedulerIssue[];
   changed: boolean;
   compileMs: number;
 }
@@ -22,6 +25,8 @@ export class Reconciler {
   private version: number;
   private lastHash: string | null;
   private last: RoutingSnapshot | null = null;
+  /** Scheduler configurations last seen valid, kept in force while their ConfigMap is broken. */
+  private lastGoodSchedulers: Record<string, SchedulerConfig> = {};
   private readonly publisher: Publisher;
   private readonly log: Logger;
 
@@ -35,8 +40,9 @@ export class Reconciler {
   /** Compiles `objects`; publishes a new version when the content changed. */
   reconcile(objects: ObjectSet, now: Date = new Date()): ReconcileResult {
     const t0 = process.hrtime.bigint();
-    const result = compileSnapshot(objects, { version: this.version + 1, generatedAt: now.toISOString() });
+    const result = compileSnapshot(objects, { version: this.version + 1, generatedAt: now.toISOString(), lastGoodSchedulers: this.lastGoodSchedulers });
     const compileMs = Number(process.hrtime.bigint() - t0) / 1e6;
+    this.lastGoodSchedulers = { ...this.lastGoodSchedulers, ...result.snapshot.schedulers };
     const changed = result.snapshot.hash !== this.lastHash;
     if (changed) {
       this.version += 1;
@@ -51,7 +57,7 @@ export class Reconciler {
       this.last = { ...result.snapshot, version: this.version };
       this.publisher.publish(this.last);
     }
-    return { snapshot: this.last, statuses: result.statuses, changed, compileMs };
+    return { snapshot: this.last, statuses: result.statuses, schedulerIssues: result.schedulerIssues, changed, compileMs };
   }
 
   /** A data plane serves `servingVersion` already: republish the same content numbered above it. */

@@ -4,21 +4,31 @@
  * keeps its pool and counters; one that leaves is closed once its in-flight requests finish.
  */
 import { Pool } from 'undici';
+import type { InferenceEngine } from '../../shared/api/model-server';
+import { unknownMetrics, type EngineMetrics } from '../engines/engine-metrics';
 
 /** One engine endpoint as the data plane sees it. */
 export class Endpoint {
+  /** Small dense number, stable for the endpoint's life: an index for per-endpoint arrays. */
+  readonly id: number;
   /** `namespace/name` of the pod. */
   pod: string;
   /** `http://address:port`. */
   readonly origin: string;
+  /** The engine it runs, which decides how its metrics are read. */
+  engine: InferenceEngine;
   /** Requests sent and not yet finished. */
   inFlight = 0;
+  /** Latest scraped engine state. */
+  metrics: EngineMetrics = unknownMetrics();
   /** The keep-alive pool to this endpoint. */
   readonly pool: Pool;
 
-  constructor(pod: string, origin: string, pool: Pool) {
+  constructor(id: number, pod: string, origin: string, engine: InferenceEngine, pool: Pool) {
+    this.id = id;
     this.pod = pod;
     this.origin = origin;
+    this.engine = engine;
     this.pool = pool;
   }
 }
@@ -33,16 +43,31 @@ export interface PoolOptions {
 export class EndpointRegistry {
   private readonly endpoints = new Map<string, Endpoint>();
   private readonly options: PoolOptions;
+  private readonly freeIds: number[] = [];
+  private nextId = 0;
+  private readonly added: ((ep: Endpoint) => void)[] = [];
+  private readonly removed: ((ep: Endpoint) => void)[] = [];
 
   constructor(options: PoolOptions) {
     this.options = options;
   }
 
+  /** Calls `fn` for every endpoint created (the scraper scrapes new ones at once). */
+  onAdded(fn: (ep: Endpoint) => void): void {
+    this.added.push(fn);
+  }
+
+  /** Calls `fn` for every endpoint retired (per-endpoint indexes drop its entries). */
+  onRemoved(fn: (ep: Endpoint) => void): void {
+    this.removed.push(fn);
+  }
+
   /** The endpoint for an origin, created on first use. */
-  acquire(pod: string, origin: string): Endpoint {
+  acquire(pod: string, origin: string, engine: InferenceEngine): Endpoint {
     let ep = this.endpoints.get(origin);
     if (!ep) {
-      ep = new Endpoint(pod, origin, new Pool(origin, {
+      const id = this.freeIds.pop() ?? this.nextId++;
+      ep = new Endpoint(id, pod, origin, engine, new Pool(origin, {
         connections: this.options.connections,
         connect: { timeout: this.options.connectTimeoutMs },
         // Below uvicorn's 5 s idle timeout (vLLM, SGLang), so a reused socket is never one the engine just closed.
@@ -53,8 +78,10 @@ export class EndpointRegistry {
         bodyTimeout: 0,
       }));
       this.endpoints.set(origin, ep);
+      for (const fn of this.added) fn(ep);
     }
     ep.pod = pod;
+    ep.engine = engine;
     return ep;
   }
 
@@ -63,6 +90,8 @@ export class EndpointRegistry {
     for (const [origin, ep] of this.endpoints) {
       if (keep.has(origin)) continue;
       this.endpoints.delete(origin);
+      this.freeIds.push(ep.id);
+      for (const fn of this.removed) fn(ep);
       ep.pool.close().catch(() => undefined);
     }
   }
@@ -70,6 +99,11 @@ export class EndpointRegistry {
   /** Every live endpoint. */
   all(): IterableIterator<Endpoint> {
     return this.endpoints.values();
+  }
+
+  /** How many endpoints are live. */
+  get size(): number {
+    return this.endpoints.size;
   }
 
   /** Closes every pool. */

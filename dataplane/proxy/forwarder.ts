@@ -1,7 +1,7 @@
 /**
  * Sends one inference request to a ModelServer's endpoints and streams the answer back.
  *
- * Order: least in-flight first (the scheduler replaces this in a later issue). A connect failure
+ * Order: as the scheduler ranked the endpoints (dataplane/scheduler). A connect failure
  * moves on to the next endpoint at no cost, since the engine never saw the request. A 5xx before
  * any byte reached the client (or a connection that breaks before the headers) is retried on the next endpoint while `trafficPolicy.retry.attempts`
  * lasts, after `retryInterval`; the last 5xx is passed through unchanged, as is every 4xx.
@@ -50,16 +50,6 @@ function responseHeaders(h: Record<string, string | string[] | undefined>): Reco
   return out;
 }
 
-/** Endpoints in the order to try: fewest in-flight first; ties rotate so load spreads. */
-let rotation = 0;
-function attemptOrder(endpoints: readonly Endpoint[]): Endpoint[] {
-  const n = endpoints.length;
-  const start = rotation++ % n;
-  const order = new Array<Endpoint>(n);
-  for (let i = 0; i < n; i++) order[i] = endpoints[(start + i) % n]!;
-  return order.sort((a, b) => a.inFlight - b.inFlight);
-}
-
 /** The engine never got the request: trying another endpoint costs nothing. */
 function isConnectFailure(err: unknown): boolean {
   const code = (err as { code?: string }).code;
@@ -76,6 +66,10 @@ function isBrokenBeforeHeaders(err: unknown): boolean {
 /** The request to send. */
 export interface ForwardRequest {
   readonly server: ServerEntry;
+  /** Endpoints in the order to try, from the scheduler. */
+  readonly order: readonly Endpoint[];
+  /** Extra response headers (the decision header), computed once the serving endpoint is known. */
+  readonly extraHeaders?: (endpoint: Endpoint) => Record<string, string> | null;
   readonly path: string;
   readonly headers: Record<string, string | string[]>;
   readonly body: Buffer;
@@ -91,8 +85,8 @@ export interface ForwardRequest {
  */
 export async function forward(fr: ForwardRequest, res: ServerResponse): Promise<ForwardOutcome> {
   const { server } = fr;
-  const endpoints = server.endpoints;
-  if (endpoints.length === 0) {
+  const order = fr.order;
+  if (order.length === 0) {
     throw new SluiceError('SLUICE_NO_ENDPOINTS', `ModelServer ${server.key} has no ready endpoints; check its Ready condition`);
   }
   const ac = new AbortController();
@@ -108,7 +102,6 @@ export async function forward(fr: ForwardRequest, res: ServerResponse): Promise<
   };
   res.on('close', onClose);
 
-  const order = attemptOrder(endpoints);
   let retriesLeft = server.spec.retry.attempts;
   const failures: string[] = [];
   const outcome: ForwardOutcome = { endpoint: null, status: 0, attempts: 0, upstreamHeadersMs: null, usage: null, aborted: false };
@@ -131,7 +124,10 @@ export async function forward(fr: ForwardRequest, res: ServerResponse): Promise<
           continue;
         }
         outcome.status = up.statusCode;
-        res.writeHead(up.statusCode, responseHeaders(up.headers));
+        const headers = responseHeaders(up.headers);
+        const extra = fr.extraHeaders?.(ep);
+        if (extra) Object.assign(headers, extra);
+        res.writeHead(up.statusCode, headers);
         const tap = new UsageTap(fr.stream);
         await new Promise<void>((resolve, reject) => {
           up.body.on('data', (chunk: Buffer) => {

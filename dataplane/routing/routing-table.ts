@@ -6,6 +6,8 @@
  */
 import type { RoutingSnapshot, SnapshotRoute, SnapshotServer } from '../../shared/snapshot/schema';
 import type { Endpoint, EndpointRegistry } from '../proxy/endpoint-registry';
+import { Scheduler } from '../scheduler/scheduler';
+import type { PluginEnv } from '../scheduler/types';
 import { compileMatch, type Matcher } from './string-match';
 import { WeightedPicker } from './weighted-picker';
 
@@ -14,6 +16,8 @@ export interface ServerEntry {
   readonly key: string;
   readonly spec: SnapshotServer;
   readonly endpoints: readonly Endpoint[];
+  /** The scheduler for its configuration (shared by servers with the same configuration). */
+  readonly scheduler: Scheduler;
 }
 
 /** Where a rule sends a request: a server, or the name of a missing one. */
@@ -64,8 +68,22 @@ export class RoutingTable {
   private readonly byModel = new Map<string, RouteEntry[]>();
   private readonly byLora = new Map<string, RouteEntry[]>();
 
-  constructor(snapshot: RoutingSnapshot, registry: EndpointRegistry) {
+  /** Schedulers by configuration key. */
+  readonly schedulers: ReadonlyMap<string, Scheduler>;
+
+  /** Throws when a scheduler configuration cannot be built; nothing is changed then. */
+  constructor(snapshot: RoutingSnapshot, registry: EndpointRegistry, env: PluginEnv) {
     this.snapshot = snapshot;
+    // Build every scheduler first: a failure must leave the registry untouched.
+    const schedulers = new Map<string, Scheduler>();
+    for (const [key, config] of Object.entries(snapshot.schedulers)) {
+      try {
+        schedulers.set(key, new Scheduler(config, env));
+      } catch (err) {
+        throw new Error(`scheduler ${key}: ${(err as Error).message}`);
+      }
+    }
+    this.schedulers = schedulers;
     const servers = new Map<string, ServerEntry>();
     const origins = new Set<string>();
     for (const s of snapshot.servers) {
@@ -76,9 +94,9 @@ export class RoutingTable {
         const host = e.address.includes(':') ? `[${e.address}]` : e.address;
         const origin = `${s.protocol}://${host}:${e.port}`;
         origins.add(origin);
-        return registry.acquire(e.pod, origin);
+        return registry.acquire(e.pod, origin, s.engine);
       });
-      servers.set(s.key, { key: s.key, spec: s, endpoints });
+      servers.set(s.key, { key: s.key, spec: s, endpoints, scheduler: schedulers.get(s.scheduler)! });
     }
     registry.retain(origins);
     this.servers = servers;

@@ -6,6 +6,7 @@
 import type { Issue } from '../../shared/api/validate';
 import { validateSnapshot } from '../../shared/snapshot/validate-snapshot';
 import type { EndpointRegistry } from '../proxy/endpoint-registry';
+import type { PluginEnv } from '../scheduler/types';
 import { RoutingTable } from './routing-table';
 
 /** Outcome of offering a snapshot. */
@@ -19,10 +20,12 @@ export type ApplyResult =
 export class SnapshotStore {
   private table: RoutingTable | null = null;
   private readonly registry: EndpointRegistry;
+  private readonly env: PluginEnv;
   private readonly listeners: ((table: RoutingTable) => void)[] = [];
 
-  constructor(registry: EndpointRegistry) {
+  constructor(registry: EndpointRegistry, env: PluginEnv) {
     this.registry = registry;
+    this.env = env;
   }
 
   /** The serving table, or null before the first snapshot. */
@@ -50,7 +53,13 @@ export class SnapshotStore {
         return { status: 'stale', version: cur.version, message: `snapshot version ${next.version} is already serving with other content (hash ${cur.hash.slice(0, 12)}); push a higher version` };
       }
     }
-    const table = new RoutingTable(next, this.registry);
+    let table: RoutingTable;
+    try {
+      table = new RoutingTable(next, this.registry, this.env);
+    } catch (err) {
+      // A scheduler the registry cannot build: refuse the snapshot whole.
+      return { status: 'invalid', issues: [{ path: 'schedulers', message: (err as Error).message }] };
+    }
     this.table = table;
     for (const fn of this.listeners) fn(table);
     return { status: 'applied', version: next.version, hash: next.hash };

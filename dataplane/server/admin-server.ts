@@ -5,7 +5,7 @@
  *   PUT  /v1/snapshot               bearer token; 200 applied/unchanged, 400 invalid, 409 stale
  *   GET  /v1/snapshot               version and hash serving (?full=1 for the whole snapshot)
  *   GET  /metrics                   Prometheus text format
- *   GET  /debug/config_dump/{modelroutes,modelservers,pods}
+ *   GET  /debug/config_dump/{modelroutes,modelservers,pods,scheduler}
  *   GET  /healthz
  */
 import { timingSafeEqual, createHash } from 'node:crypto';
@@ -14,6 +14,7 @@ import { ERROR_CODES, errorBody, type ErrorCode } from '../../shared/errors/code
 import type { Logger } from '../../shared/log/logger';
 import type { EndpointRegistry } from '../proxy/endpoint-registry';
 import type { SnapshotStore } from '../routing/snapshot-store';
+import type { SchedulerEnv } from '../scheduler/scheduler-env';
 import type { DataplaneMetrics } from './metrics';
 
 /** What the admin listener needs. */
@@ -23,6 +24,7 @@ export interface AdminDeps {
   readonly registry: EndpointRegistry;
   readonly metrics: DataplaneMetrics;
   readonly log: Logger;
+  readonly schedulerEnv: SchedulerEnv;
 }
 
 function send(res: Response, code: ErrorCode, message: string, extra: Record<string, unknown> = {}): void {
@@ -92,10 +94,17 @@ export function createAdminApp(deps: AdminDeps): express.Express {
       case 'pods':
         return void res.json({
           version: table.snapshot.version,
-          pods: [...table.servers.values()].flatMap((s) => s.endpoints.map((e) => ({ server: s.key, pod: e.pod, origin: e.origin, inFlight: e.inFlight }))),
+          pods: [...table.servers.values()].flatMap((s) => s.endpoints.map((e) => ({ server: s.key, pod: e.pod, origin: e.origin, engine: e.engine, inFlight: e.inFlight, metrics: e.metrics }))),
+        });
+      case 'scheduler':
+        return void res.json({
+          version: table.snapshot.version,
+          configs: table.snapshot.schedulers,
+          servers: Object.fromEntries(table.snapshot.servers.map((s) => [s.key, s.scheduler])),
+          prefixIndexBlocksPerEndpoint: deps.schedulerEnv.dump(),
         });
       default:
-        return send(res, 'SLUICE_NOT_FOUND', `no dump ${req.params.what}; try modelroutes, modelservers or pods`);
+        return send(res, 'SLUICE_NOT_FOUND', `no dump ${req.params.what}; try modelroutes, modelservers, pods or scheduler`);
     }
   });
 

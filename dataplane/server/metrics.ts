@@ -20,6 +20,8 @@ export class DataplaneMetrics {
   readonly upstreamHeaders = new Histogram({ name: 'sluice_upstream_response_headers_seconds', help: 'Time from request received until the engine sent response headers.', labelNames: ['server'] as const, buckets: LATENCY_BUCKETS, registers: [this.registry] });
   /** Attempts that failed over to another endpoint. */
   readonly failovers = new Counter({ name: 'sluice_upstream_failovers_total', help: 'Upstream attempts abandoned for another endpoint, by server and reason.', labelNames: ['server', 'reason'] as const, registers: [this.registry] });
+  /** Filters skipped because they would have left no candidate. */
+  readonly filterBypasses = new Counter({ name: 'sluice_scheduler_filter_bypasses_total', help: 'Scheduler filters skipped because they would have removed every endpoint, by server.', labelNames: ['server'] as const, registers: [this.registry] });
   /** In-flight requests per endpoint. */
   readonly inFlight = new Gauge({ name: 'sluice_endpoint_in_flight_requests', help: 'Requests in flight per engine endpoint.', labelNames: ['pod'] as const, registers: [this.registry] });
   /** The serving snapshot version. */

@@ -11,6 +11,11 @@ import type { Logger } from '../../shared/log/logger';
 import { forward, upstreamRequestHeaders, type ForwardOutcome } from '../proxy/forwarder';
 import type { RouteMatch, ServerEntry } from '../routing/routing-table';
 import type { SnapshotStore } from '../routing/snapshot-store';
+import { PrefixHashes } from '../scheduler/prefix-hashes';
+import { promptText } from '../scheduler/prompt-text';
+import type { ScoreBreakdown } from '../scheduler/scheduler';
+import type { SchedulingRequest } from '../scheduler/types';
+import type { Endpoint } from '../proxy/endpoint-registry';
 import type { DataplaneSettings } from '../settings';
 import { sendError } from './http-errors';
 import type { DataplaneMetrics } from './metrics';
@@ -117,6 +122,13 @@ async function inference(deps: TrafficDeps, req: IncomingMessage, res: ServerRes
     }
     const server = target.server;
     rec.server = server;
+    if (server.endpoints.length === 0) {
+      throw new SluiceError('SLUICE_NO_ENDPOINTS', `ModelServer ${server.key} has no ready endpoints; check its Ready condition`);
+    }
+    const prompt = promptText(body.json);
+    const sreq: SchedulingRequest = { model: body.model, lora: match.isLora ? body.model : null, prompt, hashes: new PrefixHashes(prompt) };
+    const decision = server.scheduler.schedule(sreq, server.endpoints, deps.settings.decisionHeader);
+    if (decision.bypassed) deps.metrics.filterBypasses.labels(server.key).inc(decision.bypassed);
     let out = raw;
     const model = server.spec.model;
     if (!match.isLora && model !== undefined && model !== body.model) {
@@ -125,6 +137,8 @@ async function inference(deps: TrafficDeps, req: IncomingMessage, res: ServerRes
     }
     rec.outcome = await forward({
       server,
+      order: decision.order,
+      extraHeaders: decision.explanations ? (ep) => decisionHeader(decision.profile, ep, decision.explanations!.get(ep)) : undefined,
       path,
       headers: upstreamRequestHeaders(req.headers, out.length),
       body: out,
@@ -132,6 +146,9 @@ async function inference(deps: TrafficDeps, req: IncomingMessage, res: ServerRes
       startedAt,
       onFailover: (reason) => deps.metrics.failovers.labels(server.key, reason).inc(),
     }, res);
+    const served = rec.outcome.endpoint;
+    // The endpoint that answered now holds this prompt's prefix, whichever the scheduler preferred.
+    if (served && rec.outcome.status > 0 && rec.outcome.status < 400) server.scheduler.served(sreq, served);
   } catch (err) {
     const e = err instanceof SluiceError ? err : new SluiceError('SLUICE_INTERNAL', 'internal error; see the data-plane log');
     if (!(err instanceof SluiceError)) deps.log.error({ err, requestId: rec.id }, 'request failed');
@@ -141,6 +158,17 @@ async function inference(deps: TrafficDeps, req: IncomingMessage, res: ServerRes
     sendError(res, e.code, e.message, { 'x-request-id': rec.id });
   }
   finish(deps, rec, res, t0);
+}
+
+/** `x-sluice-decision: endpoint=ns/pod; profile=default; total=0.812; least-request=1.000*1; ...` */
+function decisionHeader(profile: string, ep: Endpoint, b: ScoreBreakdown | undefined): Record<string, string> {
+  const parts = [`endpoint=${ep.pod}`, `profile=${profile}`];
+  if (b) {
+    parts.push(`total=${b.total.toFixed(3)}`);
+    if (b.filtered) parts.push('filtered=true');
+    for (const s of b.scores) parts.push(`${s.plugin}=${s.score.toFixed(3)}*${s.weight}`);
+  }
+  return { 'x-sluice-decision': parts.join('; ') };
 }
 
 function finish(deps: TrafficDeps, rec: RequestRecord, res: ServerResponse, t0: bigint): void {

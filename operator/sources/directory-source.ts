@@ -141,6 +141,12 @@ export class DirectorySource {
     return { objects, issues };
   }
 
+  /** The file (relative path) that defines an object named `Kind namespace/name`, if any. */
+  fileOf(object: string): string | undefined {
+    for (const [file, keys] of this.fileObjects) if (keys.includes(object)) return file;
+    return undefined;
+  }
+
   /** Fills creationTimestamp and generation the way the API server would. */
   private stamp<T extends AnyObject>(key: string, obj: T): T {
     const meta = obj.metadata;

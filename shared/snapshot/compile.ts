@@ -7,7 +7,9 @@ import type { ConfigMap, Pod } from '../api/core-types';
 import { isPodReady } from '../api/core-types';
 import type { ModelRoute } from '../api/model-route';
 import type { ModelServer } from '../api/model-server';
+import type { SchedulerConfig } from '../config/scheduler-config';
 import { parseDuration } from '../util/duration';
+import { resolveSchedulers, type SchedulerIssue } from './compile-scheduler';
 import { statusKey, type CompiledCondition, type CompiledStatus } from './conditions';
 import { snapshotContentHash } from './hash';
 import { SNAPSHOT_API_VERSION, type RoutingSnapshot, type SnapshotEndpoint, type SnapshotRoute, type SnapshotServer } from './schema';
@@ -20,16 +22,19 @@ export interface ObjectSet {
   configMaps?: readonly ConfigMap[];
 }
 
-/** What the caller decides: the version to stamp and the time. */
+/** What the caller decides: the version to stamp, the time, and what it remembers. */
 export interface CompileConfig {
   version: number;
   generatedAt: string;
+  /** Last valid scheduler configurations by key, kept when a ConfigMap turns invalid. */
+  lastGoodSchedulers?: Readonly<Record<string, SchedulerConfig>>;
 }
 
-/** The snapshot and the status of every route and server. */
+/** The snapshot, the status of every route and server, and configuration problems. */
 export interface CompileResult {
   snapshot: RoutingSnapshot;
   statuses: Map<string, CompiledStatus>;
+  schedulerIssues: SchedulerIssue[];
 }
 
 /**
@@ -55,7 +60,7 @@ function byAge(a: ModelRoute, b: ModelRoute): number {
   return keyOf(a) < keyOf(b) ? -1 : keyOf(a) > keyOf(b) ? 1 : 0;
 }
 
-function compileServer(server: ModelServer, pods: readonly Pod[]): { compiled: SnapshotServer; status: CompiledStatus } {
+function compileServer(server: ModelServer, pods: readonly Pod[], scheduler: string): { compiled: SnapshotServer; status: CompiledStatus } {
   const spec = server.spec;
   const namespace = ns(server);
   const match = spec.workloadSelector.matchLabels ?? {};
@@ -95,6 +100,7 @@ function compileServer(server: ModelServer, pods: readonly Pod[]): { compiled: S
       intervalMs: parseDuration(spec.trafficPolicy?.retry?.retryInterval ?? '100ms') ?? 100,
     },
     pd: pd !== undefined,
+    scheduler,
     endpoints,
   };
   if (spec.model !== undefined) compiled.model = spec.model;
@@ -172,8 +178,10 @@ export function compileSnapshot(objects: ObjectSet, config: CompileConfig): Comp
   const statuses = new Map<string, CompiledStatus>();
   const servers = new Map<string, SnapshotServer>();
   const sortedServers = [...objects.servers].sort((a, b) => (keyOf(a) < keyOf(b) ? -1 : 1));
+  const sched = resolveSchedulers(sortedServers, objects.configMaps ?? [], config.lastGoodSchedulers ?? {});
   for (const s of sortedServers) {
-    const { compiled, status } = compileServer(s, objects.pods);
+    const { compiled, status } = compileServer(s, objects.pods, sched.byServer.get(keyOf(s))!);
+    status.conditions.push(sched.conditions.get(keyOf(s))!);
     servers.set(compiled.key, compiled);
     statuses.set(statusKey('ModelServer', ns(s), s.metadata.name), status);
   }
@@ -185,7 +193,7 @@ export function compileSnapshot(objects: ObjectSet, config: CompileConfig): Comp
     statuses.set(statusKey('ModelRoute', ns(r), r.metadata.name), status);
     for (const n of [compiled.modelName, ...compiled.loraAdapters]) if (n && !older.has(n)) older.set(n, compiled.key);
   }
-  const content = { routes, servers: [...servers.values()] };
+  const content = { routes, servers: [...servers.values()], schedulers: sched.configs };
   const snapshot: RoutingSnapshot = {
     apiVersion: SNAPSHOT_API_VERSION,
     kind: 'RoutingSnapshot',
@@ -194,5 +202,5 @@ export function compileSnapshot(objects: ObjectSet, config: CompileConfig): Comp
     generatedAt: config.generatedAt,
     ...content,
   };
-  return { snapshot, statuses };
+  return { snapshot, statuses, schedulerIssues: sched.issues };
 }

@@ -2,7 +2,8 @@
 import { createHash } from 'node:crypto';
 import type { RoutingSnapshot } from './schema';
 
-/** sha256 over the routes and servers, in their compiled (deterministic) order. */
-export function snapshotContentHash(s: Pick<RoutingSnapshot, 'routes' | 'servers'>): string {
-  return createHash('sha256').update(JSON.stringify({ routes: s.routes, servers: s.servers })).digest('hex');
+/** sha256 over routes, servers and scheduler configurations, in their compiled (deterministic) order. */
+export function snapshotContentHash(s: Pick<RoutingSnapshot, 'routes' | 'servers' | 'schedulers'>): string {
+  const schedulers = Object.keys(s.schedulers).sort().map((k) => [k, s.schedulers[k]]);
+  return createHash('sha256').update(JSON.stringify({ routes: s.routes, servers: s.servers, schedulers })).digest('hex');
 }

@@ -9,6 +9,7 @@ import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { INFERENCE_ENGINES, KV_CONNECTOR_TYPES } from '../api/model-server';
 import { RATE_LIMIT_UNITS } from '../api/model-route';
 import { StringEnum } from '../api/schema-kit';
+import { SchedulerConfig } from '../config/scheduler-config';
 
 /** The snapshot format; bumped on incompatible changes. */
 export const SNAPSHOT_API_VERSION = 'sluice.dev/v1alpha1';
@@ -68,6 +69,8 @@ export const SnapshotServer = Type.Object({
   retry: Type.Object({ attempts: Type.Integer({ minimum: 0 }), intervalMs: Type.Number({ minimum: 0 }) }, { additionalProperties: false }),
   kvConnector: Type.Optional(StringEnum(KV_CONNECTOR_TYPES)),
   pd: Type.Boolean(),
+  /** Key into the snapshot's `schedulers`. */
+  scheduler: Type.String({ minLength: 1 }),
   endpoints: Type.Array(SnapshotEndpoint),
 }, { additionalProperties: false });
 
@@ -80,6 +83,8 @@ export const RoutingSnapshot = Type.Object({
   generatedAt: Type.String(),
   routes: Type.Array(SnapshotRoute),
   servers: Type.Array(SnapshotServer),
+  /** Normalised scheduler configurations by key (`default`, or `namespace/configmap`). */
+  schedulers: Type.Record(Type.String(), SchedulerConfig),
 }, { additionalProperties: false });
 
 /** A routing snapshot. */

@@ -5,6 +5,7 @@
  */
 import type { Issue } from '../api/validate';
 import { toFieldPath } from '../api/validate';
+import { validateSchedulerConfig } from '../config/validate-scheduler-config';
 import { snapshotContentHash } from './hash';
 import { snapshotChecker, type RoutingSnapshot } from './schema';
 
@@ -20,9 +21,13 @@ export function validateSnapshot(raw: unknown): SnapshotCheck {
   const s = raw;
   const issues: Issue[] = [];
   const serverKeys = new Set<string>();
+  for (const [key, config] of Object.entries(s.schedulers)) {
+    for (const issue of validateSchedulerConfig(config)) issues.push({ path: `schedulers[${JSON.stringify(key)}].${issue.path}`, message: issue.message });
+  }
   s.servers.forEach((srv, i) => {
     if (serverKeys.has(srv.key)) issues.push({ path: `servers[${i}].key`, message: `duplicate server ${srv.key}` });
     serverKeys.add(srv.key);
+    if (!(srv.scheduler in s.schedulers)) issues.push({ path: `servers[${i}].scheduler`, message: `scheduler configuration ${srv.scheduler} is not in schedulers` });
   });
   const routeKeys = new Set<string>();
   s.routes.forEach((route, i) => {

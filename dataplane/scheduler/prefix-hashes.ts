@@ -1,0 +1,46 @@
+/**
+ * Chained block hashes of a prompt, computed lazily per block size and at most once per request.
+ * Block i's hash covers block i's characters and block i-1's hash, so equal hashes mean an equal
+ * prefix up to and including that block (the same chaining engines use for their KV blocks).
+ * Only whole blocks are hashed: a trailing partial block cannot be a cache hit.
+ */
+
+/** FNV-1a over a string range, seeded with the previous block's hash; 32-bit. */
+function hashBlock(text: string, start: number, end: number, seed: number): number {
+  let h = (0x811c9dc5 ^ seed) >>> 0;
+  for (let i = start; i < end; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  // Mix the seed in again so a block's hash depends on the chain, not just its characters.
+  h ^= seed >>> 15;
+  h = Math.imul(h, 0x2c1b3c6d);
+  return (h ^ (h >>> 12)) >>> 0;
+}
+
+/** The block hashes of one request's prompt. */
+export class PrefixHashes {
+  private readonly text: string;
+  private readonly bySize = new Map<number, Uint32Array>();
+
+  constructor(text: string) {
+    this.text = text;
+  }
+
+  /** Hashes of the first min(maxBlocks, whole blocks) blocks of `blockSize` characters. */
+  get(blockSize: number, maxBlocks: number): Uint32Array {
+    const cached = this.bySize.get(blockSize);
+    if (cached && cached.length >= Math.min(maxBlocks, Math.floor(this.text.length / blockSize))) {
+      return cached.length > maxBlocks ? cached.subarray(0, maxBlocks) : cached;
+    }
+    const n = Math.min(maxBlocks, Math.floor(this.text.length / blockSize));
+    const out = new Uint32Array(n);
+    let prev = 0;
+    for (let i = 0; i < n; i++) {
+      prev = hashBlock(this.text, i * blockSize, (i + 1) * blockSize, prev);
+      out[i] = prev;
+    }
+    this.bySize.set(blockSize, out);
+    return out;
+  }
+}

@@ -1,0 +1,105 @@
+/**
+ * Every scheduler plugin type Sluice knows: its canonical name, the names both dialects use for
+ * it, what it can act as (filter, scorer, picker, profile handler) and its parameters with
+ * defaults. Config parsers check types and parameters against this catalog, so a typo is a
+ * configuration error with the plugin and field named; the data plane's registry has one factory
+ * per entry (a contract test keeps the two in step).
+ */
+import { Type, type TSchema } from '@sinclair/typebox';
+
+/** What a plugin can be used as in a profile. */
+export type PluginRole = 'filter' | 'scorer' | 'picker' | 'profile-handler';
+
+/** One catalog entry. */
+export interface PluginType {
+  /** Canonical type name. */
+  readonly type: string;
+  /** Other names that resolve to it (Kthena and endpoint-picker spellings). */
+  readonly aliases: readonly string[];
+  /** Roles it can play. */
+  readonly roles: readonly PluginRole[];
+  /** Parameter schema; defaults in it are applied when a config is normalised. */
+  readonly parameters: TSchema;
+  /** One line for docs and error messages. */
+  readonly summary: string;
+}
+
+const none = Type.Object({}, { additionalProperties: false });
+const int = (description: string, def: number, min = 0) => Type.Integer({ description, default: def, minimum: min });
+
+/** The catalog, in documentation order. */
+export const PLUGIN_TYPES: readonly PluginType[] = [
+  {
+    type: 'least-request', aliases: [], roles: ['filter', 'scorer'],
+    summary: 'filters out endpoints with more than maxWaitingRequests waiting; scores fewer running + waiting + in-flight requests higher',
+    parameters: Type.Object({ maxWaitingRequests: int('Filter: endpoints with more waiting requests are dropped (unless all would be).', 10) }, { additionalProperties: false }),
+  },
+  {
+    type: 'queue-scorer', aliases: [], roles: ['scorer'],
+    summary: 'scores a shorter waiting queue higher (min-max normalised across candidates)',
+    parameters: none,
+  },
+  {
+    type: 'kv-cache-utilization-scorer', aliases: ['kv-cache', 'gpu-usage', 'kv-cache-scorer'], roles: ['scorer'],
+    summary: 'scores more free KV cache higher: 1 - kv_cache_usage',
+    parameters: none,
+  },
+  {
+    type: 'least-latency', aliases: [], roles: ['scorer'],
+    summary: 'scores lower recent TTFT and TPOT higher, mixed by TTFTTPOTWeightFactor',
+    parameters: Type.Object({ TTFTTPOTWeightFactor: Type.Number({ minimum: 0, maximum: 1, default: 0.5, description: 'Weight of TTFT against TPOT (TPOT gets 1 minus it).' }) }, { additionalProperties: false }),
+  },
+  {
+    type: 'prefix-cache-scorer', aliases: ['prefix-cache'], roles: ['scorer'],
+    summary: 'scores the share of the prompt\'s leading blocks an endpoint served before (and so likely holds in its KV cache)',
+    parameters: Type.Object({
+      hashBlockSize: int('Characters per hashed prompt block.', 64, 1),
+      maxPrefixBlocksToMatch: int('Leading blocks considered at most.', 256, 1),
+      lruCapacityPerServer: int('Block hashes remembered per endpoint (LRU).', 31250, 1),
+      maxHashCacheSize: Type.Optional(Type.Integer({ minimum: 1, description: 'Block hashes remembered across all endpoints (Kthena); unset means no global cap.' })),
+    }, { additionalProperties: false }),
+  },
+  {
+    type: 'lora-affinity-scorer', aliases: ['lora-affinity'], roles: ['filter', 'scorer'],
+    summary: 'adapter loaded: 1; free adapter slot: 0.5 (0.4 when queued adapters wait); otherwise 0. As a filter keeps the best tier',
+    parameters: none,
+  },
+  {
+    type: 'random', aliases: [], roles: ['scorer'],
+    summary: 'a uniform random score in [0,1)',
+    parameters: none,
+  },
+  {
+    type: 'max-score-picker', aliases: [], roles: ['picker'],
+    summary: 'picks the highest total score (ties broken at random); the rest, best first, are the failover order',
+    parameters: Type.Object({ maxNumOfEndpoints: int('Endpoints returned (the first serves, the others are failover).', 1, 1) }, { additionalProperties: false }),
+  },
+  {
+    type: 'random-picker', aliases: [], roles: ['picker'],
+    summary: 'picks uniformly at random among the candidates',
+    parameters: Type.Object({ maxNumOfEndpoints: int('Endpoints returned.', 1, 1) }, { additionalProperties: false }),
+  },
+  {
+    type: 'weighted-random-picker', aliases: [], roles: ['picker'],
+    summary: 'picks at random with probability proportional to total score',
+    parameters: Type.Object({ maxNumOfEndpoints: int('Endpoints returned.', 1, 1) }, { additionalProperties: false }),
+  },
+  {
+    type: 'single-profile-handler', aliases: [], roles: ['profile-handler'],
+    summary: 'runs the one (primary) profile for every request',
+    parameters: none,
+  },
+];
+
+const BY_NAME = new Map<string, PluginType>();
+for (const p of PLUGIN_TYPES) for (const n of [p.type, ...p.aliases]) BY_NAME.set(n, p);
+
+/** The catalog entry for a type name or alias, or undefined. */
+export function lookupPluginType(name: string): PluginType | undefined {
+  return BY_NAME.get(name);
+}
+
+/** Every accepted type name, for error messages. */
+export function knownPluginNames(): string[] {
+  return [...BY_NAME.keys()].sort();
+}
