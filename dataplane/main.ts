@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { readSnapshotFile } from '../shared/snapshot/snapshot-file';
 import { createLogger } from '../shared/log/logger';
+import { MetricsScraper } from './engines/metrics-scraper';
 import { EndpointRegistry } from './proxy/endpoint-registry';
 import { SnapshotStore } from './routing/snapshot-store';
 import { SchedulerEnv } from './scheduler/scheduler-env';
@@ -41,6 +42,14 @@ export async function startDataplane(settings: DataplaneSettings): Promise<Datap
   const metrics = new DataplaneMetrics();
   const registry = new EndpointRegistry({ connections: settings.connectionsPerEndpoint, connectTimeoutMs: settings.connectTimeoutMs });
   const schedulerEnv = new SchedulerEnv(registry);
+  const scraper = new MetricsScraper(registry, {
+    ...settings.scrape,
+    log,
+    onScrape: (ep, ok, seconds) => {
+      metrics.scrapes.labels(ep.pod, ok ? 'ok' : 'error').inc();
+      metrics.scrapeDuration.observe(seconds);
+    },
+  });
   const store = new SnapshotStore(registry, schedulerEnv);
   if (settings.snapshotFile && existsSync(settings.snapshotFile)) {
     try {
@@ -54,6 +63,7 @@ export async function startDataplane(settings: DataplaneSettings): Promise<Datap
   const traffic = createTrafficServer({ settings, store, metrics, log });
   const admin = createAdminApp({ pushToken: settings.pushToken, store, registry, metrics, log, schedulerEnv });
   const trafficPort = await listen(traffic, settings.listen.host, settings.listen.port);
+  scraper.start();
   const adminHttp = createServer(admin);
   const adminPort = await listen(adminHttp, settings.admin.host, settings.admin.port);
   log.info({ traffic: `${settings.listen.host}:${trafficPort}`, admin: `${settings.admin.host}:${adminPort}`, pushAuth: settings.pushToken ? 'bearer' : 'none' }, 'data plane listening');
@@ -62,6 +72,7 @@ export async function startDataplane(settings: DataplaneSettings): Promise<Datap
     trafficPort,
     adminPort,
     async close() {
+      await scraper.stop();
       await Promise.all([
         new Promise((r) => traffic.close(r)),
         new Promise((r) => adminHttp.close(r)),

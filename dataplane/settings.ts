@@ -27,6 +27,8 @@ export interface DataplaneSettings {
   readonly accessLog: boolean;
   /** Add the `x-sluice-decision` response header: chosen endpoint and each plugin's score. */
   readonly decisionHeader: boolean;
+  /** Engine metrics scrape period, timeout, and the age after which metrics are stale. */
+  readonly scrape: { intervalMs: number; timeoutMs: number; staleAfterMs: number };
 }
 
 const FLAGS = {
@@ -41,6 +43,9 @@ const FLAGS = {
   'log-level': 'info',
   'access-log': 'true',
   'decision-header': 'false',
+  'scrape-interval-ms': '1000',
+  'scrape-timeout-ms': '500',
+  'stale-after-ms': '3000',
 } as const;
 
 type FlagName = keyof typeof FLAGS;
@@ -102,6 +107,11 @@ export function parseDataplaneSettings(argv: readonly string[], env: NodeJS.Proc
     logLevel: values['log-level']!,
     accessLog: values['access-log'] !== 'false',
     decisionHeader: values['decision-header'] === 'true',
+    scrape: {
+      intervalMs: attempt(() => positiveInt('scrape-interval-ms', values['scrape-interval-ms']!)) ?? 0,
+      timeoutMs: attempt(() => positiveInt('scrape-timeout-ms', values['scrape-timeout-ms']!)) ?? 0,
+      staleAfterMs: attempt(() => positiveInt('stale-after-ms', values['stale-after-ms']!)) ?? 0,
+    },
   };
   if (errors.length) throw new Error(`invalid data-plane settings:\n  ${errors.join('\n  ')}`);
   return Object.freeze(settings);

@@ -23,13 +23,19 @@ export class Endpoint {
   metrics: EngineMetrics = unknownMetrics();
   /** The keep-alive pool to this endpoint. */
   readonly pool: Pool;
+  /**
+   * A one-connection pool for metric scrapes, so a scrape never queues behind long streams on a
+   * saturated endpoint, which is exactly when fresh metrics matter most.
+   */
+  readonly scrapePool: Pool;
 
-  constructor(id: number, pod: string, origin: string, engine: InferenceEngine, pool: Pool) {
+  constructor(id: number, pod: string, origin: string, engine: InferenceEngine, pool: Pool, scrapePool: Pool = pool) {
     this.id = id;
     this.pod = pod;
     this.origin = origin;
     this.engine = engine;
     this.pool = pool;
+    this.scrapePool = scrapePool;
   }
 }
 
@@ -76,7 +82,7 @@ export class EndpointRegistry {
         // Timeouts per request come from the ModelServer's trafficPolicy, so the pool sets none.
         headersTimeout: 0,
         bodyTimeout: 0,
-      }));
+      }), new Pool(origin, { connections: 1, connect: { timeout: this.options.connectTimeoutMs }, keepAliveTimeout: 4_000, pipelining: 1 }));
       this.endpoints.set(origin, ep);
       for (const fn of this.added) fn(ep);
     }
@@ -93,6 +99,7 @@ export class EndpointRegistry {
       this.freeIds.push(ep.id);
       for (const fn of this.removed) fn(ep);
       ep.pool.close().catch(() => undefined);
+      ep.scrapePool.close().catch(() => undefined);
     }
   }
 
@@ -108,7 +115,7 @@ export class EndpointRegistry {
 
   /** Closes every pool. */
   async close(): Promise<void> {
-    await Promise.all([...this.endpoints.values()].map((ep) => ep.pool.close().catch(() => undefined)));
+    await Promise.all([...this.endpoints.values()].flatMap((ep) => [ep.pool.close().catch(() => undefined), ep.scrapePool.close().catch(() => undefined)]));
     this.endpoints.clear();
   }
 }

@@ -79,7 +79,12 @@ export function createAdminApp(deps: AdminDeps): express.Express {
   });
 
   app.get('/metrics', async (_req, res) => {
-    for (const ep of deps.registry.all()) deps.metrics.inFlight.labels(ep.pod).set(ep.inFlight);
+    let stale = 0;
+    for (const ep of deps.registry.all()) {
+      deps.metrics.inFlight.labels(ep.pod).set(ep.inFlight);
+      if (ep.metrics.stale) stale++;
+    }
+    deps.metrics.staleEndpoints.set(stale);
     res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
   });
 

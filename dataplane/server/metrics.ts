@@ -22,6 +22,12 @@ export class DataplaneMetrics {
   readonly failovers = new Counter({ name: 'sluice_upstream_failovers_total', help: 'Upstream attempts abandoned for another endpoint, by server and reason.', labelNames: ['server', 'reason'] as const, registers: [this.registry] });
   /** Filters skipped because they would have left no candidate. */
   readonly filterBypasses = new Counter({ name: 'sluice_scheduler_filter_bypasses_total', help: 'Scheduler filters skipped because they would have removed every endpoint, by server.', labelNames: ['server'] as const, registers: [this.registry] });
+  /** Engine metric scrapes by pod and result. */
+  readonly scrapes = new Counter({ name: 'sluice_engine_scrapes_total', help: 'Engine /metrics scrapes, by pod and result (ok, error).', labelNames: ['pod', 'result'] as const, registers: [this.registry] });
+  /** Engine metric scrape duration. */
+  readonly scrapeDuration = new Histogram({ name: 'sluice_engine_scrape_duration_seconds', help: 'Duration of engine /metrics scrapes.', buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1], registers: [this.registry] });
+  /** Endpoints whose metrics are stale. */
+  readonly staleEndpoints = new Gauge({ name: 'sluice_engine_stale_endpoints', help: 'Endpoints whose engine metrics are older than --stale-after-ms (scored as unknown).', registers: [this.registry] });
   /** In-flight requests per endpoint. */
   readonly inFlight = new Gauge({ name: 'sluice_endpoint_in_flight_requests', help: 'Requests in flight per engine endpoint.', labelNames: ['pod'] as const, registers: [this.registry] });
   /** The serving snapshot version. */
