@@ -5,11 +5,12 @@
  * manifests/examples/quickstart, then prints curl lines that work. Ctrl-C stops everything.
  *
  * Options (environment): SLUICE_QUICKSTART_DIR (folder to serve), SLUICE_PORT (default 8080),
- * SLUICE_ADMIN_PORT (default 8081), SLUICE_TIME_SCALE (simulator speed-up, default 1).
+ * SLUICE_ADMIN_PORT (default 8081), SLUICE_TIME_SCALE (simulator speed-up, default 1),
+ * SLUICE_WORK_DIR (logs, snapshot and status; default .sluice in the repository).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { request } from 'undici';
 import { DirectorySource } from '../operator/sources/directory-source';
@@ -19,7 +20,7 @@ const root = resolve(__dirname, '..', '..');
 const dir = resolve(process.env.SLUICE_QUICKSTART_DIR ?? join(root, 'manifests', 'examples', 'quickstart'));
 const port = Number(process.env.SLUICE_PORT ?? 8080);
 const adminPort = Number(process.env.SLUICE_ADMIN_PORT ?? 8081);
-const work = join(root, '.sluice');
+const work = resolve(process.env.SLUICE_WORK_DIR ?? join(root, '.sluice'));
 const logs = join(work, 'logs');
 mkdirSync(logs, { recursive: true });
 
@@ -68,6 +69,8 @@ async function main(): Promise<void> {
   const tokenFile = join(work, 'push-token');
   writeFileSync(tokenFile, token, { mode: 0o600 });
   const snapshotFile = join(work, 'snapshot.json');
+  const statusFile = join(work, 'status.json');
+  rmSync(statusFile, { force: true });
 
   const sim = start('engine-sim', 'hack/engine-sim/main.js', ['--config', simConfig]);
   await new Promise<void>((resolveReady, reject) => {
@@ -80,8 +83,16 @@ async function main(): Promise<void> {
   });
   start('dataplane', 'dataplane/main.js', ['--listen', `127.0.0.1:${port}`, '--admin', `127.0.0.1:${adminPort}`, '--push-token-file', tokenFile, '--snapshot-file', snapshotFile]);
   await waitFor('the data plane', async () => (await request(`http://127.0.0.1:${adminPort}/healthz`)).statusCode === 200);
-  start('operator', 'operator/main.js', ['--watch-dir', dir, '--snapshot-out', snapshotFile, '--status-out', join(work, 'status.json'), '--push-url', `http://127.0.0.1:${adminPort}`, '--push-token-file', tokenFile]);
-  await waitFor('the first snapshot', async () => (await request(`http://127.0.0.1:${port}/readyz`)).statusCode === 200);
+  start('operator', 'operator/main.js', ['--watch-dir', dir, '--snapshot-out', snapshotFile, '--status-out', statusFile, '--push-url', `http://127.0.0.1:${adminPort}`, '--push-token-file', tokenFile]);
+  // The data plane may start serving the previous run's snapshot file at once; wait until it
+  // serves what the operator compiled from the folder as it is now.
+  await waitFor('the operator\'s snapshot to be applied', async () => {
+    if (!existsSync(statusFile)) return false;
+    const status = JSON.parse(readFileSync(statusFile, 'utf8')) as { snapshot: { hash: string } };
+    const res = await request(`http://127.0.0.1:${adminPort}/v1/snapshot`);
+    const serving = (await res.body.json()) as { hash?: string };
+    return serving.hash === status.snapshot.hash;
+  });
 
   const url = `http://127.0.0.1:${port}`;
   const curl = (model: string, extra = '') => `curl -s ${url}/v1/completions -H 'Content-Type: application/json'${extra} -d '{"model": "${model}", "prompt": "San Francisco is a", "temperature": 0}'`;

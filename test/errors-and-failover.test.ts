@@ -58,9 +58,24 @@ beforeAll(async () => {
         server('flaky', '  trafficPolicy:\n    retry:\n      attempts: 1\n      retryInterval: 10ms\n'),
         server('strict', '  trafficPolicy:\n    retry:\n      attempts: 0\n'),
         server('slow', '  trafficPolicy:\n    timeout: 300ms\n'),
-        server('halfdead'),
+        // A random picker, so the dead pod is tried first about half the time whatever the
+        // scraper has learnt about it: connect failover must happen (P(no failover in 20) = 2^-20).
+        server('halfdead').replace('metadata:\n  name: halfdead\n', 'metadata:\n  name: halfdead\n  annotations:\n    sluice.dev/scheduler-config: random-pick\n'),
         server('unready'),
       ].join('---\n'),
+      'random-pick.yaml': `apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: random-pick
+data:
+  endpointPickerConfig: |
+    apiVersion: inference.networking.x-k8s.io/v1alpha1
+    kind: EndpointPickerConfig
+    plugins:
+    - type: random-picker
+      parameters:
+        maxNumOfEndpoints: 2
+`,
       'routes.yaml': [route('flaky', 'flaky'), route('strict', 'strict'), route('slow', 'slow'), route('halfdead', 'halfdead'), route('unready', 'unready'),
         route('ghost', 'no-such-server')].join('---\n'),
       'pods.yaml': [pod('flaky-a', 'flaky', 1), pod('flaky-b', 'flaky', 2), pod('strict-a', 'strict', 3), pod('slow-a', 'slow', 4),
@@ -153,7 +168,7 @@ describe('errors Sluice answers itself are OpenAI-shaped with a stable code', ()
 describe('forwarding', () => {
   it('fails over on connect refused: every request succeeds on the live pod', async () => {
     const before = await metric('sluice_upstream_failovers_total', 'reason="connect"');
-    for (let i = 0; i < 6; i++) {
+    for (let i = 0; i < 20; i++) {
       const r = await post('/v1/completions', { model: 'halfdead', prompt: 'x', max_tokens: 2 });
       expect(r.status).toBe(200);
       expect(r.headers['x-sim-pod']).toBe('halfdead-a');

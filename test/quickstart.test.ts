@@ -16,7 +16,7 @@ const dir = join(tmp.dir, 'quickstart');
 beforeAll(async () => {
   cpSync(join(ROOT, 'manifests', 'examples', 'quickstart'), dir, { recursive: true });
   child = spawn(process.execPath, [join(ROOT, 'dist', 'hack', 'quickstart.js')], {
-    env: { ...process.env, SLUICE_QUICKSTART_DIR: dir, SLUICE_PORT: '18080', SLUICE_ADMIN_PORT: '18081', SLUICE_TIME_SCALE: '20' },
+    env: { ...process.env, SLUICE_QUICKSTART_DIR: dir, SLUICE_WORK_DIR: join(tmp.dir, 'work'), SLUICE_PORT: '18080', SLUICE_ADMIN_PORT: '18081', SLUICE_TIME_SCALE: '20' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
