@@ -1,0 +1,164 @@
+#!/usr/bin/env node
+/**
+ * sluice-bench: benchmark harness. One subcommand per mode, so later modes (scheduling,
+ * fairness, …) plug in beside `overhead` without changing how the tool is called:
+ *
+ *   node dist/hack/bench/main.js overhead [--rates 100,250,500,1000,2000] [--duration 10]
+ *        [--warmup 2] [--access-log on|off|both] [--max-method closed|open|none]
+ *        [--max-concurrency 16,64,256] [--max-rates 1000,2000,…] [--max-duration 4]
+ *        [--max-p99-ms MS] [--prime 4]
+ *        [--connections 256] [--max-outstanding 1000] [--timeout-ms 10000]
+ *        [--engine-ip 127.0.0.61] [--engine-port 8000] [--dataplane-cpu-prof DIR] [--keep-logs]
+ *        [--json out.json] [--markdown]
+ *
+ * Progress goes to stderr; the result (Markdown with --markdown, else a short summary) to
+ * stdout, so `… --markdown > result.md` captures just the tables.
+ */
+import { writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { DEFAULT_OVERHEAD, runOverhead, type OverheadOptions } from './overhead';
+import { stopAll } from './processes';
+import { overheadMarkdown, overheadSummary } from './report';
+
+/** Parsed flags: `--name value`, `--name=value`, or a bare boolean `--name`. */
+export type Flags = Map<string, string | true>;
+
+const BOOLEAN_FLAGS = new Set(['markdown', 'keep-logs', 'help']);
+
+/** Parses `--flag value` pairs; boolean flags take no value. Throws on stray arguments. */
+export function parseFlags(argv: readonly string[]): Flags {
+  const flags: Flags = new Map();
+  // Bounded by argv: each iteration consumes one or two entries.
+  for (let i = 0; i < argv.length; i++) {
+    const m = /^--([a-z-]+)(?:=(.*))?$/.exec(argv[i]!);
+    if (!m) throw new Error(`unexpected argument ${JSON.stringify(argv[i])}`);
+    const name = m[1]!;
+    if (BOOLEAN_FLAGS.has(name)) flags.set(name, true);
+    else {
+      const value = m[2] ?? argv[++i];
+      if (value === undefined) throw new Error(`--${name} needs a value`);
+      flags.set(name, value);
+    }
+  }
+  return flags;
+}
+
+function numberList(flag: string, text: string): number[] {
+  if (text === 'none') return [];
+  const out = text.split(',').map((t) => Number(t.trim()));
+  if (out.length === 0 || out.some((n) => !(n > 0) || !Number.isFinite(n))) throw new Error(`--${flag}: expected positive numbers separated by commas, got ${JSON.stringify(text)}`);
+  return out;
+}
+
+function positive(flag: string, text: string, integer = false): number {
+  const n = Number(text);
+  if (!(n > 0) || !Number.isFinite(n) || (integer && !Number.isInteger(n))) throw new Error(`--${flag}: expected a positive ${integer ? 'whole ' : ''}number, got ${JSON.stringify(text)}`);
+  return n;
+}
+
+/** Turns overhead-mode flags into options; unknown flags are an error so typos don't go unnoticed. */
+export function overheadOptions(flags: Flags, progress: (line: string) => void): OverheadOptions {
+  const known = new Set(['rates', 'duration', 'warmup', 'access-log', 'max-rates', 'max-method', 'max-concurrency', 'max-duration', 'max-p99-ms', 'prime', 'connections', 'max-outstanding', 'timeout-ms', 'engine-ip', 'engine-port', 'dataplane-cpu-prof', 'keep-logs', 'json', 'markdown']);
+  for (const f of flags.keys()) if (!known.has(f)) throw new Error(`overhead: unknown flag --${f} (see --help)`);
+  const v = (f: string): string | undefined => { const x = flags.get(f); return typeof x === 'string' ? x : undefined; };
+  const o: OverheadOptions = { ...DEFAULT_OVERHEAD, engine: { ...DEFAULT_OVERHEAD.engine }, progress };
+  if (v('rates')) o.rates = numberList('rates', v('rates')!);
+  if (v('duration')) o.durationSec = positive('duration', v('duration')!);
+  if (v('warmup') !== undefined) o.warmupSec = v('warmup') === '0' ? 0 : positive('warmup', v('warmup')!);
+  if (v('access-log')) {
+    const a = v('access-log')!;
+    if (a !== 'on' && a !== 'off' && a !== 'both' && a !== 'true' && a !== 'false') throw new Error('--access-log: expected on, off or both');
+    o.accessLog = a === 'true' ? 'on' : a === 'false' ? 'off' : a;
+  }
+  if (v('max-method')) {
+    const m = v('max-method')!;
+    if (m !== 'closed' && m !== 'open' && m !== 'none') throw new Error('--max-method: expected closed, open or none');
+    o.maxMethod = m === 'none' ? null : m;
+  }
+  if (v('max-concurrency')) o.maxConcurrency = numberList('max-concurrency', v('max-concurrency')!).map((n) => Math.round(n));
+  if (v('max-rates')) o.maxRates = numberList('max-rates', v('max-rates')!).sort((a, b) => a - b);
+  if (v('max-duration')) o.maxDurationSec = positive('max-duration', v('max-duration')!);
+  if (v('max-p99-ms')) o.maxP99Ms = positive('max-p99-ms', v('max-p99-ms')!);
+  if (v('prime') !== undefined) o.primeSec = v('prime') === '0' ? 0 : positive('prime', v('prime')!);
+  if (v('connections')) o.connections = positive('connections', v('connections')!, true);
+  if (v('max-outstanding')) o.maxOutstanding = positive('max-outstanding', v('max-outstanding')!, true);
+  if (v('timeout-ms')) o.timeoutMs = positive('timeout-ms', v('timeout-ms')!, true);
+  if (v('engine-ip')) o.engine.ip = v('engine-ip')!;
+  if (v('engine-port')) o.engine.port = positive('engine-port', v('engine-port')!, true);
+  if (v('dataplane-cpu-prof')) o.dataplaneNodeArgs = ['--cpu-prof', '--cpu-prof-dir', resolve(v('dataplane-cpu-prof')!)];
+  o.keepDir = flags.has('keep-logs');
+  return o;
+}
+
+const USAGE = `Usage: sluice-bench <mode> [flags]
+
+Modes:
+  overhead   latency Sluice adds over calling the engine directly, and max throughput of both
+
+overhead flags:
+  --rates LIST|none       offered req/s, comma-separated (default ${DEFAULT_OVERHEAD.rates.join(',')})
+  --duration S            measured seconds per rate and path (default ${DEFAULT_OVERHEAD.durationSec})
+  --warmup S              unmeasured seconds before each measurement (default ${DEFAULT_OVERHEAD.warmupSec})
+  --access-log on|off|both  data planes to measure (default on, the production default)
+  --max-method closed|open|none  how max throughput is found (default ${DEFAULT_OVERHEAD.maxMethod}): closed loop with N
+                          clients per path, or open-loop rate stepping; none skips it
+  --max-concurrency LIST  closed loop: clients per path to try (default ${DEFAULT_OVERHEAD.maxConcurrency.join(',')})
+  --max-rates LIST        open loop: offered rates to step through (default ${DEFAULT_OVERHEAD.maxRates.join(',')})
+  --max-duration S        measured seconds per max-throughput run (default ${DEFAULT_OVERHEAD.maxDurationSec})
+  --max-p99-ms MS         also require p99 ≤ MS for a max-throughput run to count (default: no latency bound)
+  --prime S               seconds of unmeasured ramped load per path before measuring, for JIT warm-up (default ${DEFAULT_OVERHEAD.primeSec})
+  --connections N         client keep-alive connections (default ${DEFAULT_OVERHEAD.connections})
+  --max-outstanding N     most requests in flight before new ones count as errors (default ${DEFAULT_OVERHEAD.maxOutstanding})
+  --timeout-ms N          per-request timeout (default ${DEFAULT_OVERHEAD.timeoutMs})
+  --engine-ip IP --engine-port N   where the simulated pod listens (default ${DEFAULT_OVERHEAD.engine.ip}:${DEFAULT_OVERHEAD.engine.port})
+  --dataplane-cpu-prof DIR  run data planes with node --cpu-prof, profiles written to DIR on exit
+  --keep-logs             keep the working folder (process logs, snapshot)
+  --json FILE             write the full result as JSON
+  --markdown              print Markdown tables instead of the short summary
+`;
+
+/** Runs a mode from argv (without node and script). Returns the process exit code. */
+export async function main(argv: readonly string[]): Promise<number> {
+  const [mode, ...rest] = argv;
+  if (!mode || mode === '--help' || mode === '-h' || mode === 'help') {
+    process.stdout.write(USAGE);
+    return mode ? 0 : 2;
+  }
+  const flags = parseFlags(rest);
+  if (flags.has('help')) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const progress = (line: string): void => { process.stderr.write(`${line}\n`); };
+  switch (mode) {
+    case 'overhead': {
+      const result = await runOverhead(overheadOptions(flags, progress));
+      const json = flags.get('json');
+      if (typeof json === 'string') writeFileSync(json, `${JSON.stringify(result, null, 2)}\n`);
+      process.stdout.write(`${flags.has('markdown') ? overheadMarkdown(result) : overheadSummary(result)}\n`);
+      return 0;
+    }
+    default:
+      throw new Error(`unknown mode ${JSON.stringify(mode)}; known modes: overhead`);
+  }
+}
+
+if (require.main === module) {
+  // Ctrl-C must not leave simulators and data planes behind.
+  let stopping = false;
+  const onSignal = (): void => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    void stopAll().finally(() => process.exit(130));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    async (err: unknown) => {
+      process.stderr.write(`sluice-bench: ${err instanceof Error ? err.message : String(err)}\n`);
+      await stopAll();
+      process.exit(1);
+    },
+  );
+}
