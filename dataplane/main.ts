@@ -38,7 +38,7 @@ function listen(server: Server, host: string, port: number): Promise<number> {
 
 /** Starts both listeners. */
 export async function startDataplane(settings: DataplaneSettings): Promise<Dataplane> {
-  const log = createLogger('dataplane', settings.logLevel);
+  const log = createLogger('dataplane', settings.logLevel, { buffered: true });
   const metrics = new DataplaneMetrics();
   const registry = new EndpointRegistry({ connections: settings.connectionsPerEndpoint, connectTimeoutMs: settings.connectTimeoutMs });
   const schedulerEnv = new SchedulerEnv(registry);

@@ -1,7 +1,8 @@
 /**
- * Reads token usage from a response as it passes through, without holding the stream back:
- * a JSON answer is kept (up to a cap) and parsed at the end; an SSE stream keeps only its tail,
- * where the final `usage` chunk arrives.
+ * Reads token usage from a response as it passes through, without holding it back or parsing it
+ * whole: only the last few KiB are kept, since engines (vLLM, SGLang, TGI) put `usage` at the end of
+ * a JSON answer and in the last event of a stream. At the end, the last `"usage"` object in that
+ * tail is cut out by brace matching and parsed alone.
  */
 
 /** Token counts reported by the engine. */
@@ -10,63 +11,65 @@ export interface Usage {
   completionTokens: number;
 }
 
-const JSON_CAP = 1 << 20;
 const TAIL = 8192;
 
-/** Collects what is needed to find `usage` at the end of a response. */
+/** Collects the tail of a response. */
 export class UsageTap {
-  private readonly stream: boolean;
   private chunks: Buffer[] = [];
   private size = 0;
-  private overflow = false;
-
-  constructor(stream: boolean) {
-    this.stream = stream;
-  }
 
   /** Sees one chunk on its way to the client. */
   push(chunk: Buffer): void {
-    if (this.overflow) return;
     this.chunks.push(chunk);
     this.size += chunk.length;
-    if (this.stream) {
-      // Keep just enough of the tail to contain the last event or two.
-      while (this.size - this.chunks[0]!.length >= TAIL) this.size -= this.chunks.shift()!.length;
-    } else if (this.size > JSON_CAP) {
-      this.overflow = true;
-      this.chunks = [];
-    }
+    while (this.chunks.length > 1 && this.size - this.chunks[0]!.length >= TAIL) this.size -= this.chunks.shift()!.length;
   }
 
-  /** The usage, if the response carried one. */
+  /** The usage, if the tail of the response carried one. */
   usage(): Usage | null {
-    if (this.overflow || this.chunks.length === 0) return null;
-    const text = Buffer.concat(this.chunks).toString('utf8');
-    if (!this.stream) {
-      try {
-        return pick((JSON.parse(text) as { usage?: unknown }).usage);
-      } catch {
-        return null;
-      }
-    }
-    const events = text.split('\n');
-    for (let i = events.length - 1; i >= 0; i--) {
-      const line = events[i]!;
-      if (!line.startsWith('data:') || !line.includes('"usage"')) continue;
-      try {
-        const found = pick((JSON.parse(line.slice(5)) as { usage?: unknown }).usage);
-        if (found) return found;
-      } catch {
-        // A line cut at the start of the tail window: keep looking further back.
-      }
-    }
-    return null;
+    if (this.size === 0) return null;
+    const buf = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.size);
+    const text = buf.length > TAIL * 2 ? buf.toString('utf8', buf.length - TAIL * 2) : buf.toString('utf8');
+    return findUsage(text);
   }
 }
 
-function pick(u: unknown): Usage | null {
-  if (typeof u !== 'object' || u === null) return null;
-  const o = u as Record<string, unknown>;
-  if (typeof o.prompt_tokens !== 'number') return null;
-  return { promptTokens: o.prompt_tokens, completionTokens: typeof o.completion_tokens === 'number' ? o.completion_tokens : 0 };
+/** Finds and parses the last `"usage": {...}` object in `text`. */
+export function findUsage(text: string): Usage | null {
+  let at = text.lastIndexOf('"usage"');
+  while (at >= 0) {
+    const open = text.indexOf('{', at + 7);
+    // Only whitespace and a colon may sit between the key and its object (`"usage": null` is skipped).
+    if (open > 0 && /^\s*:\s*$/.test(text.slice(at + 7, open))) {
+      const close = matchBrace(text, open);
+      if (close > 0) {
+        try {
+          const u = JSON.parse(text.slice(open, close + 1)) as Record<string, unknown>;
+          if (typeof u.prompt_tokens === 'number') {
+            return { promptTokens: u.prompt_tokens, completionTokens: typeof u.completion_tokens === 'number' ? u.completion_tokens : 0 };
+          }
+        } catch {
+          // Not JSON after all; look further back.
+        }
+      }
+    }
+    at = text.lastIndexOf('"usage"', at - 1);
+  }
+  return null;
+}
+
+/** Index of the brace closing the one at `open`, skipping braces inside strings; -1 if cut off. */
+function matchBrace(text: string, open: number): number {
+  let depth = 0;
+  let inString = false;
+  for (let i = open; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 92) i++; // backslash: skip the escaped character
+      else if (c === 34) inString = false;
+    } else if (c === 34) inString = true;
+    else if (c === 123) depth++;
+    else if (c === 125 && --depth === 0) return i;
+  }
+  return -1;
 }

@@ -4,6 +4,9 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
+type CounterChild = ReturnType<Counter<string>['labels']>;
+type HistogramChild = ReturnType<Histogram<string>['labels']>;
+
 /** Latency buckets in seconds: from sub-millisecond proxy work up to long generations. */
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
 
@@ -34,6 +37,38 @@ export class DataplaneMetrics {
   readonly snapshotVersion = new Gauge({ name: 'sluice_snapshot_version', help: 'Version of the routing snapshot being served (0 before the first).', registers: [this.registry] });
   /** Snapshot offers by outcome. */
   readonly snapshotApplies = new Counter({ name: 'sluice_snapshot_applies_total', help: 'Snapshots offered to this data plane, by result (applied, unchanged, invalid, stale).', labelNames: ['result'] as const, registers: [this.registry] });
+
+  // Bound children by label values: prom-client hashes a label object on every labels() call,
+  // which the request path should not pay. Bounded by routes × servers × status codes seen.
+  private readonly requestChildren = new Map<string, CounterChild>();
+  private readonly durationChildren = new Map<string, HistogramChild>();
+  private readonly headerChildren = new Map<string, HistogramChild>();
+
+  /** Counts one answered request and its duration. */
+  observeRequest(route: string, server: string, status: number, seconds: number, upstreamHeadersSeconds: number | null): void {
+    const rs = `${route}\u0000${server}`;
+    const rsc = `${rs}\u0000${status}`;
+    let c = this.requestChildren.get(rsc);
+    if (!c) {
+      c = this.requests.labels(route, server, String(status));
+      this.requestChildren.set(rsc, c);
+    }
+    c.inc();
+    let d = this.durationChildren.get(rs);
+    if (!d) {
+      d = this.duration.labels(route, server);
+      this.durationChildren.set(rs, d);
+    }
+    d.observe(seconds);
+    if (upstreamHeadersSeconds !== null) {
+      let h = this.headerChildren.get(server);
+      if (!h) {
+        h = this.upstreamHeaders.labels(server);
+        this.headerChildren.set(server, h);
+      }
+      h.observe(upstreamHeadersSeconds);
+    }
+  }
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'sluice_process_' });

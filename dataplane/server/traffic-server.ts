@@ -176,10 +176,8 @@ function finish(deps: TrafficDeps, rec: RequestRecord, res: ServerResponse, t0: 
   const status = rec.outcome?.status || (rec.code ? ERROR_CODES[rec.code].status : res.statusCode);
   const route = rec.match?.route.key ?? '';
   const server = rec.server?.key ?? '';
-  deps.metrics.requests.labels(route, server, String(status)).inc();
-  deps.metrics.duration.labels(route, server).observe(seconds);
   const o = rec.outcome;
-  if (o?.upstreamHeadersMs != null) deps.metrics.upstreamHeaders.labels(server).observe(o.upstreamHeadersMs / 1000);
+  deps.metrics.observeRequest(route, server, status, seconds, o?.upstreamHeadersMs != null ? o.upstreamHeadersMs / 1000 : null);
   if (!deps.settings.accessLog) return;
   deps.log.info({
     msg: 'access',

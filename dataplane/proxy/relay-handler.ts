@@ -1,0 +1,96 @@
+/**
+ * One upstream attempt as an undici dispatch handler: the engine's answer is relayed to the client
+ * as it arrives (status, headers, then each chunk, with backpressure), or, for a retriable 5xx,
+ * read and dropped so the connection stays reusable. Using `dispatch` rather than `request` spares
+ * a response stream and an AbortSignal per request (see docs/performance.md).
+ */
+import type { ServerResponse } from 'node:http';
+import type { Dispatcher } from 'undici';
+import type { UsageTap } from './usage-tap';
+
+/** How an attempt ended. */
+export type AttemptResult =
+  | { kind: 'relayed'; status: number }
+  | { kind: 'discarded'; status: number }
+  | { kind: 'failed'; error: Error; relaying: boolean };
+
+/** Headers that belong to one connection and must not be forwarded (RFC 9110 §7.6.1). */
+export const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authorization', 'proxy-authenticate', 'host', 'content-length']);
+
+/** Relays or discards one upstream response. */
+export class RelayHandler implements Dispatcher.DispatchHandler {
+  private controller: Dispatcher.DispatchController | null = null;
+  private abortReason: Error | null = null;
+  private mode: 'waiting' | 'relay' | 'discard' = 'waiting';
+  private status = 0;
+  private settled = false;
+  /** Milliseconds from `startedAt` to the response headers, once they came. */
+  headersAfterMs: number | null = null;
+
+  constructor(
+    private readonly res: ServerResponse,
+    private readonly discard5xx: boolean,
+    private readonly tap: UsageTap,
+    private readonly extraHeaders: Record<string, string> | null,
+    private readonly startedAt: number,
+    private readonly done: (r: AttemptResult) => void,
+  ) {}
+
+  /** Stops the attempt (timeout, client gone); safe before the request reached a socket. */
+  abort(reason: Error): void {
+    this.abortReason = reason;
+    if (this.controller) this.controller.abort(reason);
+    else this.settle({ kind: 'failed', error: reason, relaying: false });
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.abortReason) controller.abort(this.abortReason);
+  }
+
+  onResponseStart(_c: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
+    if (statusCode < 200) return; // 1xx informational: the real status follows
+    this.status = statusCode;
+    this.headersAfterMs = Date.now() - this.startedAt;
+    if (statusCode >= 500 && this.discard5xx) {
+      this.mode = 'discard';
+      return;
+    }
+    this.mode = 'relay';
+    const out: Record<string, string | string[]> = {};
+    for (const key in headers) {
+      const v = headers[key];
+      if (v !== undefined && (key === 'content-length' || !HOP_BY_HOP.has(key))) out[key] = v;
+    }
+    if (this.extraHeaders) Object.assign(out, this.extraHeaders);
+    this.res.writeHead(statusCode, out);
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.mode !== 'relay') return;
+    this.tap.push(chunk);
+    if (!this.res.write(chunk)) {
+      controller.pause();
+      this.res.once('drain', () => controller.resume());
+    }
+  }
+
+  onResponseEnd(): void {
+    if (this.mode === 'relay') {
+      this.res.end();
+      this.settle({ kind: 'relayed', status: this.status });
+    } else {
+      this.settle({ kind: 'discarded', status: this.status });
+    }
+  }
+
+  onResponseError(_c: Dispatcher.DispatchController, error: Error): void {
+    this.settle({ kind: 'failed', error: this.abortReason ?? error, relaying: this.mode === 'relay' });
+  }
+
+  private settle(r: AttemptResult): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.done(r);
+  }
+}
