@@ -1,6 +1,7 @@
 /**
  * The directory source: the operator's reconcile loop fed from YAML files in a folder instead of
- * the Kubernetes API, for local runs and tests. It reads every *.yaml, *.yml and *.json file
+ * the Kubernetes API (ModelRoute, ModelServer, InferencePool, Pod and ConfigMap objects),
+ * for local runs and tests. It reads every *.yaml, *.yml and *.json file
  * (multi-document YAML allowed), validates each object as the API server would, and behaves like
  * one: an invalid object is reported with file, object and field, and its last valid version stays
  * in force; a file that no longer parses keeps its last valid objects. Objects without
@@ -11,6 +12,7 @@ import { readdirSync, readFileSync, statSync, watch, type FSWatcher } from 'node
 import { join, relative } from 'node:path';
 import yaml from 'js-yaml';
 import type { ConfigMap, Pod } from '../../shared/api/core-types';
+import type { InferencePool } from '../../shared/api/inference-pool';
 import type { ModelRoute } from '../../shared/api/model-route';
 import type { ModelServer } from '../../shared/api/model-server';
 import { validateObject } from '../../shared/api/validate';
@@ -35,7 +37,7 @@ export interface DirectoryLoad {
   issues: FileIssue[];
 }
 
-type AnyObject = ModelRoute | ModelServer | Pod | ConfigMap;
+type AnyObject = ModelRoute | ModelServer | Pod | ConfigMap | InferencePool;
 
 function identity(doc: unknown): { kind: string; key: string } | null {
   if (typeof doc !== 'object' || doc === null) return null;
@@ -131,11 +133,12 @@ export class DirectorySource {
     for (const [f, k] of seenFiles) this.fileObjects.set(f, k);
     for (const key of [...this.lastGood.keys()]) if (!current.has(key)) this.lastGood.delete(key);
 
-    const objects: ObjectSet = { routes: [], servers: [], pods: [], configMaps: [] };
+    const objects: ObjectSet = { routes: [], servers: [], pods: [], configMaps: [], inferencePools: [] };
     for (const obj of current.values()) {
       if (obj.kind === 'ModelRoute') (objects.routes as ModelRoute[]).push(obj);
       else if (obj.kind === 'ModelServer') (objects.servers as ModelServer[]).push(obj);
       else if (obj.kind === 'Pod') (objects.pods as Pod[]).push(obj);
+      else if (obj.kind === 'InferencePool') (objects.inferencePools as InferencePool[]).push(obj);
       else (objects.configMaps as ConfigMap[]).push(obj);
     }
     return { objects, issues };

@@ -6,6 +6,7 @@
 import { type TSchema } from '@sinclair/typebox';
 import { Value, ValueErrorType, type ValueError } from '@sinclair/typebox/value';
 import { ConfigMap, Pod } from './core-types';
+import { InferencePoolV1, InferencePoolV1alpha2, type InferencePool } from './inference-pool';
 import { ModelRoute } from './model-route';
 import { ModelServer } from './model-server';
 
@@ -26,11 +27,13 @@ const SCHEMAS: Record<string, TSchema> = {
   [`${ROUTING_API_VERSION}/ModelServer`]: ModelServer,
   'v1/Pod': Pod,
   'v1/ConfigMap': ConfigMap,
+  'inference.networking.x-k8s.io/v1alpha2/InferencePool': InferencePoolV1alpha2,
+  'inference.networking.k8s.io/v1/InferencePool': InferencePoolV1,
 };
 
 /** The result of validating one object. */
 export type ValidationResult =
-  | { ok: true; object: ModelRoute | ModelServer | Pod | ConfigMap }
+  | { ok: true; object: ModelRoute | ModelServer | Pod | ConfigMap | InferencePool }
   | { ok: false; issues: Issue[] };
 
 /** Turns a JSON pointer (`/spec/rules/1/name`) into a field path (`spec.rules[1].name`). */

@@ -1,3 +1,6 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import yaml from 'js-yaml';
 import type { Pod } from '../api/core-types';
 import type { ModelRoute } from '../api/model-route';
 import type { ModelServer } from '../api/model-server';
@@ -105,6 +108,20 @@ describe('compileSnapshot', () => {
     expect(two.hash).toBe(one.hash);
     const three = compileSnapshot({ routes: [a, b], servers: [server('s')], pods: pods.slice(0, 1) }, cfg).snapshot;
     expect(three.hash).not.toBe(one.hash);
+  });
+
+  it('compiles the seed 003 InferencePool: selector, port, annotations into its scheduler; routes may target it', () => {
+    const docs = yaml.loadAll(readFileSync(join(__dirname, '..', '..', 'manifests', 'examples', 'inference-pool', 'vllm-app-pool.yaml'), 'utf8'));
+    const [pool, r] = docs.map((d) => valid<never>(d));
+    const { snapshot, statuses } = compileSnapshot({ routes: [r!], servers: [], pods: [pod('a', { app: 'vllm-app' }, '10.0.0.9')], inferencePools: [pool!] }, cfg);
+    const srv = snapshot.servers.find((x) => x.key === 'default/vllm-app-pool')!;
+    expect(srv.endpoints).toEqual([{ pod: 'default/a', address: '10.0.0.9', port: 8000 }]);
+    const sched = snapshot.schedulers[srv.scheduler]!;
+    expect(sched.source).toBe('inference-pool-annotations');
+    expect(sched.profiles[0]!.scorers.map((x) => x.plugin)).toContain('prefix-cache-scorer');
+    expect(snapshot.routes[0]!.rules[0]!.targets[0]).toEqual({ server: 'default/vllm-app-pool', weight: 100, resolved: true });
+    expect(statuses.get('InferencePool/default/vllm-app-pool')!.conditions.map((c) => c.status)).toEqual(['True', 'True']);
+    expect(validateSnapshot(snapshot)).toMatchObject({ ok: true });
   });
 
   it('produces snapshots the data plane accepts, with defaults resolved', () => {

@@ -7,9 +7,11 @@ import type { ConfigMap, Pod } from '../api/core-types';
 import { isPodReady } from '../api/core-types';
 import type { ModelRoute } from '../api/model-route';
 import type { ModelServer } from '../api/model-server';
+import type { InferencePool } from '../api/inference-pool';
 import type { SchedulerConfig } from '../config/scheduler-config';
 import { parseDuration } from '../util/duration';
 import { resolveSchedulers, type SchedulerIssue } from './compile-scheduler';
+import { compilePool } from './compile-pool';
 import { statusKey, type CompiledCondition, type CompiledStatus } from './conditions';
 import { snapshotContentHash } from './hash';
 import { SNAPSHOT_API_VERSION, type RoutingSnapshot, type SnapshotEndpoint, type SnapshotRoute, type SnapshotServer } from './schema';
@@ -20,6 +22,7 @@ export interface ObjectSet {
   servers: readonly ModelServer[];
   pods: readonly Pod[];
   configMaps?: readonly ConfigMap[];
+  inferencePools?: readonly InferencePool[];
 }
 
 /** What the caller decides: the version to stamp, the time, and what it remembers. */
@@ -50,7 +53,7 @@ const ns = (o: { metadata: { namespace?: string } }) => o.metadata.namespace ?? 
 const keyOf = (o: { metadata: { namespace?: string; name: string } }) => `${ns(o)}/${o.metadata.name}`;
 const labelsMatch = (labels: Record<string, string>, want: Record<string, string>) =>
   Object.entries(want).every(([k, v]) => labels[k] === v);
-const fmtLabels = (l: Record<string, string>) => `{${Object.entries(l).map(([k, v]) => `${k}: ${v}`).join(', ')}}`;
+const fmtLabels = (l: Record<string, string>) => formatLabels(l);
 
 /** Oldest first; ties broken by namespace/name so the order never depends on input order. */
 function byAge(a: ModelRoute, b: ModelRoute): number {
@@ -60,12 +63,20 @@ function byAge(a: ModelRoute, b: ModelRoute): number {
   return keyOf(a) < keyOf(b) ? -1 : keyOf(a) > keyOf(b) ? 1 : 0;
 }
 
+/** Pods in `namespace` carrying every label of `match`, and those of them that can take traffic. */
+export function selectPods(namespace: string, match: Record<string, string>, pods: readonly Pod[]): { selected: Pod[]; ready: Pod[] } {
+  const selected = pods.filter((p) => ns(p) === namespace && labelsMatch(p.metadata.labels ?? {}, match));
+  return { selected, ready: selected.filter(isPodReady) };
+}
+
+/** `{k: v, ...}` for messages. */
+export const formatLabels = (l: Record<string, string>) => `{${Object.entries(l).map(([k, v]) => `${k}: ${v}`).join(', ')}}`;
+
 function compileServer(server: ModelServer, pods: readonly Pod[], scheduler: string): { compiled: SnapshotServer; status: CompiledStatus } {
   const spec = server.spec;
   const namespace = ns(server);
   const match = spec.workloadSelector.matchLabels ?? {};
-  const selected = pods.filter((p) => ns(p) === namespace && labelsMatch(p.metadata.labels ?? {}, match));
-  const ready = selected.filter(isPodReady);
+  const { selected, ready } = selectPods(namespace, match, pods);
   const port = spec.workloadPort?.port ?? DEFAULT_ENGINE_PORT;
   const pd = spec.workloadSelector.pdGroup;
   const endpoints: SnapshotEndpoint[] = [];
@@ -139,7 +150,7 @@ function compileRoute(route: ModelRoute, servers: Map<string, SnapshotServer>, o
     const targets = rule.targetModels.map((t, j) => {
       const key = `${namespace}/${t.modelServerName}`;
       const server = servers.get(key);
-      if (!server) missing.push(`rules[${i}].targetModels[${j}]: ModelServer ${t.modelServerName} not found in namespace ${namespace}; create it or fix modelServerName`);
+      if (!server) missing.push(`rules[${i}].targetModels[${j}]: ModelServer ${t.modelServerName} not found in namespace ${namespace} (nor an InferencePool of that name); create it or fix modelServerName`);
       else if (server.endpoints.length === 0) empty.add(t.modelServerName);
       return { server: key, weight: t.weight ?? 100, resolved: server !== undefined };
     });
@@ -185,6 +196,20 @@ export function compileSnapshot(objects: ObjectSet, config: CompileConfig): Comp
     servers.set(compiled.key, compiled);
     statuses.set(statusKey('ModelServer', ns(s), s.metadata.name), status);
   }
+  const schedulerConfigs = { ...sched.configs };
+  const schedulerIssues = [...sched.issues];
+  for (const pool of [...(objects.inferencePools ?? [])].sort((a, b) => (keyOf(a) < keyOf(b) ? -1 : 1))) {
+    const c = compilePool(pool, objects.pods, config.lastGoodSchedulers ?? {});
+    const key = statusKey('InferencePool', ns(pool), pool.metadata.name);
+    if (servers.has(c.compiled.key)) {
+      statuses.set(key, { conditions: [{ type: 'Accepted', status: 'False', reason: 'NameTaken', message: `a ModelServer named ${pool.metadata.name} exists in namespace ${ns(pool)}; routes target it, not this pool. Rename one of them` }] });
+      continue;
+    }
+    servers.set(c.compiled.key, c.compiled);
+    schedulerConfigs[c.compiled.scheduler] = c.config;
+    schedulerIssues.push(...c.issues);
+    statuses.set(key, c.status);
+  }
   const routes: SnapshotRoute[] = [];
   const older = new Map<string, string>();
   for (const r of [...objects.routes].sort(byAge)) {
@@ -193,7 +218,7 @@ export function compileSnapshot(objects: ObjectSet, config: CompileConfig): Comp
     statuses.set(statusKey('ModelRoute', ns(r), r.metadata.name), status);
     for (const n of [compiled.modelName, ...compiled.loraAdapters]) if (n && !older.has(n)) older.set(n, compiled.key);
   }
-  const content = { routes, servers: [...servers.values()], schedulers: sched.configs };
+  const content = { routes, servers: [...servers.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)), schedulers: schedulerConfigs };
   const snapshot: RoutingSnapshot = {
     apiVersion: SNAPSHOT_API_VERSION,
     kind: 'RoutingSnapshot',
@@ -202,5 +227,5 @@ export function compileSnapshot(objects: ObjectSet, config: CompileConfig): Comp
     generatedAt: config.generatedAt,
     ...content,
   };
-  return { snapshot, statuses, schedulerIssues: sched.issues };
+  return { snapshot, statuses, schedulerIssues };
 }
