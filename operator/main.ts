@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /**
- * sluice-operator with the directory source: watches a folder of YAML, compiles a routing
+ * sluice-operator. With --kube it watches a Kubernetes API server (operator/kube). Otherwise,
+ * the directory source: watches a folder of YAML, compiles a routing
  * snapshot on every change (debounced), writes it to --snapshot-out and pushes it to every
  * --push-url. File problems are logged with file, object and field, and written to --status-out
  * with every object's conditions; the last valid objects keep serving.
@@ -11,6 +12,7 @@ import { readSnapshotFile } from '../shared/snapshot/snapshot-file';
 import type { CompiledStatus } from '../shared/snapshot/conditions';
 import { Publisher, type TargetState } from './publisher';
 import { Reconciler } from './reconciler';
+import { startKubeOperator } from './kube/kube-operator';
 import { parseOperatorSettings, type OperatorSettings } from './settings';
 import { DirectorySource, type FileIssue } from './sources/directory-source';
 
@@ -66,7 +68,7 @@ export function startDirectoryOperator(settings: OperatorSettings, log: Logger =
     onProgress: emitStatus,
   });
   reconciler = new Reconciler(publisher, log, previous(settings.snapshotOut, log));
-  const source = new DirectorySource(settings.watchDir);
+  const source = new DirectorySource(settings.watchDir!);
   const reload = () => {
     const { objects, issues } = source.load();
     const result = reconciler!.reconcile(objects);
@@ -105,11 +107,24 @@ if (require.main === module) {
     process.stderr.write(`${(err as Error).message}\n`);
     process.exit(2);
   }
-  const op = startDirectoryOperator(settings);
-  const stop = () => {
-    op.close();
-    process.exit(0);
-  };
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
+  if (settings.kube) {
+    const log = createLogger('operator', settings.logLevel);
+    startKubeOperator({ ...settings.kube, pushToken: settings.pushToken, debounceMs: settings.debounceMs, log }).then((op) => {
+      log.info({ namespace: settings.kube!.namespace, dataplanes: settings.kube!.dataplaneSelector }, 'operator watching the Kubernetes API');
+      const stop = () => op.stop().then(() => process.exit(0));
+      process.once('SIGTERM', stop);
+      process.once('SIGINT', stop);
+    }, (err: Error) => {
+      log.error({ err: err.message }, 'operator failed to start');
+      process.exit(1);
+    });
+  } else {
+    const op = startDirectoryOperator(settings);
+    const stop = () => {
+      op.close();
+      process.exit(0);
+    };
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  }
 }

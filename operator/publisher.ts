@@ -38,7 +38,7 @@ const BACKOFF_MAX_MS = 5_000;
 export class Publisher {
   private readonly opts: PublisherOptions;
   private latest: { snapshot: RoutingSnapshot; body: Buffer; gzip: boolean } | null = null;
-  private readonly states: TargetState[];
+  private states: TargetState[];
   private readonly loops = new Map<string, Promise<void>>();
   private closed = false;
 
@@ -52,6 +52,17 @@ export class Publisher {
     return this.states;
   }
 
+  /**
+   * Replaces the set of data planes (Kubernetes: the ready data-plane pods). Known targets keep
+   * their state; new ones get the latest snapshot at once.
+   */
+  setTargets(urls: readonly string[]): void {
+    const old = new Map(this.states.map((s) => [s.url, s]));
+    this.states = urls.map((url) => old.get(url) ?? { url, appliedVersion: null, appliedHash: null, lastError: null });
+    if (this.latest) this.startLoops();
+    this.opts.onProgress?.(this.states);
+  }
+
   /** Makes `snapshot` the one to converge on. */
   publish(snapshot: RoutingSnapshot): void {
     const json = Buffer.from(JSON.stringify(snapshot));
@@ -63,6 +74,10 @@ export class Publisher {
       writeFileSync(tmp, json);
       renameSync(tmp, this.opts.snapshotFile);
     }
+    this.startLoops();
+  }
+
+  private startLoops(): void {
     for (const state of this.states) {
       if (!this.loops.has(state.url)) {
         const loop = this.converge(state).finally(() => this.loops.delete(state.url));
@@ -83,7 +98,7 @@ export class Publisher {
 
   private async converge(state: TargetState): Promise<void> {
     let backoff = BACKOFF_MIN_MS;
-    while (!this.closed && this.latest && state.appliedHash !== this.latest.snapshot.hash) {
+    while (!this.closed && this.latest && state.appliedHash !== this.latest.snapshot.hash && this.states.includes(state)) {
       const { snapshot, body, gzip } = this.latest;
       try {
         const headers: Record<string, string> = { 'content-type': 'application/json' };

@@ -60,6 +60,11 @@ export class Reconciler {
     return { snapshot: this.last, statuses: result.statuses, schedulerIssues: result.schedulerIssues, changed, compileMs };
   }
 
+  /** The snapshot published last, if any. */
+  current(): RoutingSnapshot | null {
+    return this.last;
+  }
+
   /** A data plane serves `servingVersion` already: republish the same content numbered above it. */
   renumberAbove(servingVersion: number): void {
     if (!this.last || servingVersion < this.version) return;

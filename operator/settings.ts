@@ -4,10 +4,19 @@
  */
 import { readFileSync } from 'node:fs';
 
-/** Operator settings for the directory source. */
+/** Operator settings. */
 export interface OperatorSettings {
-  /** Folder of YAML objects to watch. */
-  readonly watchDir: string;
+  /** Folder of YAML objects to watch (directory source); null in Kubernetes mode. */
+  readonly watchDir: string | null;
+  /** Kubernetes mode (`--kube`): watch an API server instead of a folder. */
+  readonly kube: null | {
+    /** Kubeconfig path; null means the in-cluster service account. */
+    kubeconfig: string | null;
+    namespace: string;
+    dataplaneSelector: string;
+    dataplaneAdminPort: number;
+    snapshotConfigMap: string;
+  };
   /** Where the compiled snapshot is written (the durable copy data planes read at start). */
   readonly snapshotOut: string | null;
   /** Where object status conditions are written as JSON, for a human or a test to read. */
@@ -31,14 +40,24 @@ export function parseOperatorSettings(argv: readonly string[], env: NodeJS.Proce
     'push-token-file': env.SLUICE_PUSH_TOKEN_FILE,
     'debounce-ms': env.SLUICE_DEBOUNCE_MS ?? '100',
     'log-level': env.SLUICE_LOG_LEVEL ?? 'info',
+    kubeconfig: env.SLUICE_KUBECONFIG,
+    namespace: env.SLUICE_NAMESPACE ?? 'sluice-system',
+    'dataplane-selector': env.SLUICE_DATAPLANE_SELECTOR ?? 'app.kubernetes.io/name=sluice-dataplane',
+    'dataplane-admin-port': env.SLUICE_DATAPLANE_ADMIN_PORT ?? '8081',
+    'snapshot-configmap': env.SLUICE_SNAPSHOT_CONFIGMAP ?? 'sluice-snapshot',
   };
+  let kube = env.SLUICE_KUBE === 'true';
   const pushUrls = (env.SLUICE_PUSH_URLS ?? '').split(',').filter(Boolean);
   const errors: string[] = [];
   for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--kube') {
+      kube = true;
+      continue;
+    }
     const m = /^--([a-z-]+)(?:=(.*))?$/.exec(argv[i]!);
     const name = m?.[1];
     if (!m || !name || !(name in single || name === 'push-url')) {
-      errors.push(`unknown argument ${JSON.stringify(argv[i])}; known: --watch-dir, --snapshot-out, --status-out, --push-url (repeatable), --push-token, --push-token-file, --debounce-ms, --log-level`);
+      errors.push(`unknown argument ${JSON.stringify(argv[i])}; known: --watch-dir, --snapshot-out, --status-out, --push-url (repeatable), --push-token, --push-token-file, --debounce-ms, --log-level; Kubernetes mode: --kube, --kubeconfig, --namespace, --dataplane-selector, --dataplane-admin-port, --snapshot-configmap`);
       continue;
     }
     const value = m[2] ?? argv[++i];
@@ -46,7 +65,10 @@ export function parseOperatorSettings(argv: readonly string[], env: NodeJS.Proce
     else if (name === 'push-url') pushUrls.push(value);
     else single[name] = value;
   }
-  if (!single['watch-dir']) errors.push('--watch-dir is required: the folder of ModelRoute, ModelServer, Pod and ConfigMap YAML to serve');
+  if (!kube && !single['watch-dir']) errors.push('--watch-dir is required (the folder of ModelRoute, ModelServer, Pod and ConfigMap YAML to serve), or --kube to watch a Kubernetes API server');
+  if (kube && single['watch-dir']) errors.push('--watch-dir and --kube exclude each other: pick the folder or the API server');
+  const adminPort = Number(single['dataplane-admin-port']);
+  if (!Number.isInteger(adminPort) || adminPort < 1 || adminPort > 65535) errors.push(`--dataplane-admin-port: expected a port number, got ${JSON.stringify(single['dataplane-admin-port'])}`);
   for (const url of pushUrls) if (!/^https?:\/\/[^/]+/.test(url)) errors.push(`--push-url ${JSON.stringify(url)}: expected a data-plane admin URL such as http://127.0.0.1:8081`);
   const debounceMs = Number(single['debounce-ms']);
   if (!Number.isInteger(debounceMs) || debounceMs < 0) errors.push(`--debounce-ms: expected a whole number of milliseconds, got ${JSON.stringify(single['debounce-ms'])}`);
@@ -60,7 +82,14 @@ export function parseOperatorSettings(argv: readonly string[], env: NodeJS.Proce
   }
   if (errors.length) throw new Error(`invalid operator settings:\n  ${errors.join('\n  ')}`);
   return Object.freeze({
-    watchDir: single['watch-dir']!,
+    watchDir: single['watch-dir'] ?? null,
+    kube: kube ? {
+      kubeconfig: single.kubeconfig ?? null,
+      namespace: single.namespace!,
+      dataplaneSelector: single['dataplane-selector']!,
+      dataplaneAdminPort: adminPort,
+      snapshotConfigMap: single['snapshot-configmap']!,
+    } : null,
     snapshotOut: single['snapshot-out'] ?? null,
     statusOut: single['status-out'] ?? null,
     pushUrls: Object.freeze(pushUrls),

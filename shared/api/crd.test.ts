@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { renderCrdFiles } from './crd-render';
 import { modelRouteCrd } from './crd';
@@ -6,6 +6,10 @@ import { modelRouteCrd } from './crd';
 describe('CRDs', () => {
   it.each(Object.entries(renderCrdFiles()))('crds/%s matches the schema in shared/api (run `npm run gen:crds` if not)', (file, text) => {
     expect(readFileSync(join(__dirname, '..', '..', 'crds', file), 'utf8')).toBe(text);
+  });
+
+  it('crds/ holds only generated files (a CRD dropped from shared/api leaves no stale file)', () => {
+    expect(readdirSync(join(__dirname, '..', '..', 'crds')).sort()).toEqual(Object.keys(renderCrdFiles()).sort());
   });
 
   it('uses only structural-schema keywords', () => {

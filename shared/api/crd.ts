@@ -10,7 +10,7 @@ import { ModelServerSpec, ModelServerStatus } from './model-server';
 import { ROUTING_API_VERSION } from './validate';
 
 const KEPT = new Set(['type', 'description', 'properties', 'required', 'items', 'enum', 'default', 'minimum', 'maximum',
-  'minItems', 'maxItems', 'minLength', 'maxLength', 'pattern', 'format', 'x-kubernetes-validations', 'additionalProperties']);
+  'minItems', 'maxItems', 'minProperties', 'maxProperties', 'minLength', 'maxLength', 'pattern', 'format', 'x-kubernetes-validations', 'additionalProperties']);
 
 type Json = Record<string, unknown>;
 

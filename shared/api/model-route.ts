@@ -23,7 +23,12 @@ export const StringMatch = stringMatch('StringMatch defines the matching conditi
 
 /** Conditions for a rule to apply; empty means every request. */
 export const ModelMatch = Type.Object({
-  headers: Type.Optional(MapOf(stringMatch('How to match the header value. Only one of the fields may be set.'), { description: 'Request headers to match (names are case-insensitive); all must match.' })),
+  headers: Type.Optional(MapOf(stringMatch('How to match the header value. Only one of the fields may be set.'), {
+    // The bound keeps the API server's CEL cost estimate for the per-header rule within budget
+    // (unbounded, it is refused when the CRD is created); 16 as Gateway API's HTTPRoute header matches.
+    maxProperties: 16,
+    description: 'Request headers to match (names are case-insensitive); all must match. At most 16.',
+  })),
   uri: Type.Optional(stringMatch('Request path to match. Unset matches every path.')),
   body: Type.Optional(Type.Object({
     model: Type.Optional(Type.String({ description: 'The `model` of the request body (base model or LoRA adapter name).' })),
@@ -71,8 +76,7 @@ export const ParentRef = Type.Object({
 /** ModelRoute spec. */
 export const ModelRouteSpec = Type.Object({
   modelName: Type.Optional(Type.String({
-    description: 'The `model` of requests this route serves. It, loraAdapters, or both must be set.',
-    'x-kubernetes-validations': [{ rule: 'self == oldSelf', message: 'modelName is immutable' }],
+    description: 'The `model` of requests this route serves. It, loraAdapters, or both must be set. Immutable: it cannot be added, changed or removed after creation.',
   })),
   loraAdapters: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { maxItems: 10, description: 'LoRA adapter names this route serves.' })),
   parentRefs: Type.Optional(Type.Array(ParentRef, { description: 'Gateways this route attaches to. Accepted for compatibility; Sluice data planes serve every route.' })),
@@ -83,6 +87,13 @@ export const ModelRouteSpec = Type.Object({
   'x-kubernetes-validations': [{
     rule: '(has(self.modelName) && self.modelName != "") || (has(self.loraAdapters) && size(self.loraAdapters) > 0)',
     message: 'set spec.modelName or spec.loraAdapters (or both)',
+  }, {
+    // A transition rule on the optional field itself (`self == oldSelf` on modelName) runs only
+    // when both old and new objects have the field, so removing or adding modelName got through.
+    // Here, on the required spec, it runs on every update.
+    rule: 'has(self.modelName) == has(oldSelf.modelName) && (!has(self.modelName) || self.modelName == oldSelf.modelName)',
+    message: 'modelName is immutable: it cannot be added, changed or removed; create a new ModelRoute instead',
+    fieldPath: '.modelName',
   }],
 });
 

@@ -4,7 +4,7 @@
  * CRD OpenAPI v3 schemas (`crd.ts`). Only keywords that Kubernetes structural schemas accept are
  * used, so the conversion to a CRD is a plain walk.
  */
-import { Kind, Type, TypeRegistry, type SchemaOptions, type TSchema, type TUnsafe } from '@sinclair/typebox';
+import { FormatRegistry, Kind, Type, TypeRegistry, type SchemaOptions, type TSchema, type TUnsafe } from '@sinclair/typebox';
 
 const STRING_ENUM = 'StringEnum';
 
@@ -13,6 +13,11 @@ const STRING_ENUM = 'StringEnum';
 if (!TypeRegistry.Has(STRING_ENUM)) {
   TypeRegistry.Set(STRING_ENUM, (schema: { enum: readonly string[] }, value) =>
     typeof value === 'string' && schema.enum.includes(value));
+}
+
+// TypeBox checks string formats through its registry; conditions carry RFC 3339 timestamps.
+if (!FormatRegistry.Has('date-time')) {
+  FormatRegistry.Set('date-time', (v) => /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.test(v) && !Number.isNaN(Date.parse(v)));
 }
 
 /** A string limited to `values`, emitted as `{type: string, enum: [...]}`. */

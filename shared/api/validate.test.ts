@@ -40,6 +40,13 @@ describe('validateObject', () => {
     expect(hit!.message).toMatch(message);
   });
 
+  it('accepts an object as the API server returns it: managed fields, uid, status conditions with times', () => {
+    const r = validateObject({ ...route({ modelName: 'm', rules: [{ targetModels: [{ modelServerName: 's' }] }] }),
+      metadata: { name: 'r', namespace: 'default', uid: 'u', managedFields: [{ manager: 'kubectl' }], generation: 2 },
+      status: { conditions: [{ type: 'Accepted', status: 'True', reason: 'Accepted', message: 'ok', lastTransitionTime: '2026-11-21T20:00:00Z', observedGeneration: 2 }] } });
+    expect(r.ok).toBe(true);
+  });
+
   it('lists every problem at once', () => {
     const issues = issuesOf(server({ inferenceEngine: 'vllm', workloadSelector: {}, workloadPort: { port: 0 }, trafficPolicy: { timeout: 'soon' } }));
     expect(issues.map((i) => i.path).sort()).toEqual(['spec.inferenceEngine', 'spec.trafficPolicy.timeout', 'spec.workloadPort.port']);

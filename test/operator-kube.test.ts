@@ -1,0 +1,122 @@
+/**
+ * The operator on a real kube-apiserver, driven by the real kubectl: the seed 004 objects applied
+ * with kubectl become Programmed, traffic flows through a data plane (a local process whose Pod
+ * object the test creates and marks Ready: there is no kubelet), the snapshot lands in a
+ * ConfigMap, status explains a missing ModelServer, and an engine Pod turning not-Ready leaves
+ * the snapshot.
+ */
+
+import { join } from 'node:path';
+import { request } from 'undici';
+import { startEngineSim, type EngineSimHandle } from '../hack/engine-sim/simulator';
+import { startKubeApiserver, type KubeApi } from './helpers/kube-apiserver';
+import { ROOT, startNode, stopAll, waitFor } from './helpers/processes';
+
+const NET = 27;
+const ADMIN_PORT = 18481;
+let kube: KubeApi;
+let sim: EngineSimHandle;
+let trafficUrl = '';
+
+const ENGINES = [
+  { name: 'deepseek-r1-1-5b-0', app: 'deepseek-r1-1-5b', ip: `127.${NET}.0.11`, model: 'deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B' },
+  { name: 'deepseek-r1-7b-0', app: 'deepseek-r1-7b', ip: `127.${NET}.0.21`, model: 'deepseek-ai/DeepSeek-R1-Distill-Qwen-7B' },
+];
+
+async function kubectl(args: string[], input?: string): Promise<string> {
+  const r = await kube.kubectl(args, input === undefined ? {} : { input });
+  if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
+  return r.stdout;
+}
+
+/** Creates a Pod object and marks it Running and Ready with `ip`, as a kubelet would. */
+async function readyPod(ns: string, name: string, labels: Record<string, string>, ip: string, ready = true): Promise<void> {
+  const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: ns, labels }, spec: { containers: [{ name: 'c', image: 'engine' }] } };
+  await kubectl(['apply', '-f', '-'], JSON.stringify(pod));
+  await setPodReady(ns, name, ip, ready);
+}
+
+async function setPodReady(ns: string, name: string, ip: string, ready: boolean): Promise<void> {
+  const status = { status: { phase: 'Running', podIP: ip, podIPs: [{ ip }], conditions: [{ type: 'Ready', status: ready ? 'True' : 'False' }] } };
+  await kubectl(['patch', 'pod', name, '-n', ns, '--subresource=status', '--type=merge', '-p', JSON.stringify(status)]);
+}
+
+async function complete(model: string, headers: Record<string, string> = {}) {
+  const res = await request(`${trafficUrl}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ model, prompt: 'hi', max_tokens: 1 }) });
+  const text = await res.body.text();
+  return { status: res.statusCode, model: String(res.headers['x-sim-model']), text };
+}
+
+const condition = async (kind: string, name: string, type: string) => {
+  const out = await kubectl(['get', kind, name, '-o', 'json']);
+  return ((JSON.parse(out) as { status?: { conditions?: { type: string; status: string; message: string; reason: string }[] } }).status?.conditions ?? []).find((c) => c.type === type);
+};
+
+beforeAll(async () => {
+  kube = await startKubeApiserver();
+  await kubectl(['apply', '-f', join(ROOT, 'crds')]);
+  await kubectl(['wait', '--for=condition=Established', 'crd/modelroutes.networking.serving.volcano.sh', 'crd/modelservers.networking.serving.volcano.sh', '--timeout=30s']);
+  await kubectl(['create', 'namespace', 'sluice-system']);
+  sim = await startEngineSim({ timeScale: 50, pods: ENGINES.map((e) => ({ name: e.name, ip: e.ip, port: 8000, model: e.model })) });
+  for (const e of ENGINES) await readyPod('default', e.name, { app: e.app }, e.ip);
+
+  const dpIp = `127.${NET}.1.1`;
+  const { match } = await startNode('dataplane/main.js', ['--listen', '127.0.0.1:0', '--admin', `${dpIp}:${ADMIN_PORT}`, '--push-token', 'tok', '--scrape-interval-ms', '200'], /"trafficPort":(\d+)/);
+  trafficUrl = `http://127.0.0.1:${match[1]}`;
+  await readyPod('sluice-system', 'sluice-dataplane-0', { 'app.kubernetes.io/name': 'sluice-dataplane' }, dpIp);
+  await startNode('operator/main.js', ['--kube', '--kubeconfig', kube.kubeconfig, '--namespace', 'sluice-system', '--dataplane-admin-port', String(ADMIN_PORT), '--push-token', 'tok', '--debounce-ms', '50'], /operator watching the Kubernetes API/);
+}, 120_000);
+
+afterAll(async () => {
+  await stopAll();
+  await sim?.close();
+  await kube?.stop();
+});
+
+describe('operator on a real API server', () => {
+  it('kubectl apply of the seed objects → Programmed, and traffic flows', async () => {
+    const examples = join(ROOT, 'manifests', 'examples', 'quickstart');
+    for (const f of ['modelservers.yaml', 'modelroute-simple.yaml', 'modelroute-multi-models.yaml']) await kubectl(['apply', '-f', join(examples, f)]);
+    await kubectl(['wait', '--for=condition=Programmed', 'modelroute/deepseek-simple', 'modelroute/deepseek-multi-models', '--timeout=30s']);
+    const programmed = await condition('modelroute', 'deepseek-simple', 'Programmed');
+    expect(programmed!.message).toMatch(/^applied on 1\/1 data-plane replicas \(snapshot \d+\)$/);
+    expect((await complete('deepseek-simple')).model).toBe('deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B');
+    expect((await complete('deepseek-multi-models', { 'user-type': 'premium' })).model).toBe('deepseek-ai/DeepSeek-R1-Distill-Qwen-7B');
+  });
+
+  it('kubectl get shows useful columns, and ModelServer status counts endpoints', async () => {
+    const routes = await kubectl(['get', 'modelroutes']);
+    expect(routes.split('\n')[0]).toMatch(/NAME\s+MODEL\s+ACCEPTED\s+RESOLVED\s+PROGRAMMED\s+AGE/);
+    expect(routes).toMatch(/deepseek-simple\s+deepseek-simple\s+True\s+True\s+True/);
+    await waitFor('ModelServer status', async () => /deepseek-r1-7b\s+deepseek-ai\/DeepSeek-R1-Distill-Qwen-7B\s+vLLM\s+8000\s+1\s+1/.test(await kubectl(['get', 'modelservers'])));
+  });
+
+  it('stores the snapshot in the sluice-snapshot ConfigMap', async () => {
+    const cm = JSON.parse(await kubectl(['get', 'configmap', 'sluice-snapshot', '-n', 'sluice-system', '-o', 'json'])) as { data: Record<string, string>; metadata: { annotations: Record<string, string> } };
+    const snap = JSON.parse(cm.data['snapshot.json']!) as { version: number; hash: string; routes: { key: string }[] };
+    expect(snap.routes.map((r) => r.key).sort()).toEqual(['default/deepseek-multi-models', 'default/deepseek-simple']);
+    expect(cm.metadata.annotations['sluice.dev/snapshot-hash']).toBe(snap.hash);
+  });
+
+  it('deleting a ModelServer turns the dependent routes\' ResolvedRefs False, with the fix named', async () => {
+    await kubectl(['delete', 'modelserver', 'deepseek-r1-7b']);
+    const c = await waitFor('ResolvedRefs False', async () => {
+      const cond = await condition('modelroute', 'deepseek-multi-models', 'ResolvedRefs');
+      return cond?.status === 'False' ? cond : null;
+    });
+    expect(c.message).toMatch(/rules\[0\]\.targetModels\[0\]: ModelServer deepseek-r1-7b not found in namespace default/);
+    const r = await complete('deepseek-multi-models', { 'user-type': 'premium' });
+    expect(r.status).toBe(500);
+    expect(r.text).toContain('SLUICE_TARGET_UNRESOLVED');
+  });
+
+  it('an engine Pod turning not-Ready leaves the snapshot', async () => {
+    await setPodReady('default', 'deepseek-r1-1-5b-0', ENGINES[0]!.ip, false);
+    await waitFor('deepseek-simple unserved', async () => (await complete('deepseek-simple')).status === 503);
+    const ready = await condition('modelserver', 'deepseek-r1-1-5b', 'Ready');
+    expect(ready).toMatchObject({ status: 'False', reason: 'NoReadyEndpoints' });
+    await setPodReady('default', 'deepseek-r1-1-5b-0', ENGINES[0]!.ip, true);
+    await waitFor('deepseek-simple served again', async () => (await complete('deepseek-simple')).status === 200);
+  });
+});
+
