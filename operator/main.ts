@@ -12,7 +12,9 @@ import { readSnapshotFile } from '../shared/snapshot/snapshot-file';
 import type { CompiledStatus } from '../shared/snapshot/conditions';
 import { Publisher, type TargetState } from './publisher';
 import { Reconciler } from './reconciler';
-import { startKubeOperator } from './kube/kube-operator';
+import { loadKubeConfig, startKubeOperator, type KubeOperator } from './kube/kube-operator';
+import { KubeRest } from './kube/kube-rest';
+import { LeaderElector, leaderIdentity } from './kube/leader-election';
 import { parseOperatorSettings, type OperatorSettings } from './settings';
 import { DirectorySource, type FileIssue } from './sources/directory-source';
 
@@ -108,16 +110,36 @@ if (require.main === module) {
     process.exit(2);
   }
   if (settings.kube) {
+    const k = settings.kube;
     const log = createLogger('operator', settings.logLevel);
-    startKubeOperator({ ...settings.kube, pushToken: settings.pushToken, debounceMs: settings.debounceMs, log }).then((op) => {
-      log.info({ namespace: settings.kube!.namespace, dataplanes: settings.kube!.dataplaneSelector }, 'operator watching the Kubernetes API');
-      const stop = () => op.stop().then(() => process.exit(0));
-      process.once('SIGTERM', stop);
-      process.once('SIGINT', stop);
+    let op: KubeOperator | null = null;
+    const begin = () => startKubeOperator({ ...k, pushToken: settings.pushToken, debounceMs: settings.debounceMs, log }).then((started) => {
+      op = started;
+      log.info({ namespace: k.namespace, dataplanes: k.dataplaneSelector }, 'operator watching the Kubernetes API');
     }, (err: Error) => {
       log.error({ err: err.message }, 'operator failed to start');
       process.exit(1);
     });
+    const elector = k.leaderElect
+      ? new LeaderElector(new KubeRest(loadKubeConfig(k.kubeconfig)), k.namespace, 'sluice-operator', leaderIdentity(), { leaseDurationSeconds: k.leaseDurationSeconds, retryPeriodSeconds: Math.max(1, Math.floor(k.leaseDurationSeconds / 5)) }, log)
+      : null;
+    if (elector) {
+      log.info({ identity: elector.identity }, 'campaigning for the sluice-operator lease');
+      // Losing the lease mid-flight: exit, so the replica restarts and campaigns from a clean state.
+      elector.run(() => void begin(), () => {
+        log.error('lost the sluice-operator lease; exiting');
+        process.exit(1);
+      });
+    } else {
+      void begin();
+    }
+    const stop = async () => {
+      await op?.stop();
+      await elector?.stop();
+      process.exit(0);
+    };
+    process.once('SIGTERM', () => void stop());
+    process.once('SIGINT', () => void stop());
   } else {
     const op = startDirectoryOperator(settings);
     const stop = () => {

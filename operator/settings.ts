@@ -16,6 +16,9 @@ export interface OperatorSettings {
     dataplaneSelector: string;
     dataplaneAdminPort: number;
     snapshotConfigMap: string;
+    /** Lease-based leader election (one active replica); off only for single-replica tests. */
+    leaderElect: boolean;
+    leaseDurationSeconds: number;
   };
   /** Where the compiled snapshot is written (the durable copy data planes read at start). */
   readonly snapshotOut: string | null;
@@ -45,6 +48,8 @@ export function parseOperatorSettings(argv: readonly string[], env: NodeJS.Proce
     'dataplane-selector': env.SLUICE_DATAPLANE_SELECTOR ?? 'app.kubernetes.io/name=sluice-dataplane',
     'dataplane-admin-port': env.SLUICE_DATAPLANE_ADMIN_PORT ?? '8081',
     'snapshot-configmap': env.SLUICE_SNAPSHOT_CONFIGMAP ?? 'sluice-snapshot',
+    'leader-elect': env.SLUICE_LEADER_ELECT ?? 'true',
+    'lease-duration-seconds': env.SLUICE_LEASE_DURATION_SECONDS ?? '15',
   };
   let kube = env.SLUICE_KUBE === 'true';
   const pushUrls = (env.SLUICE_PUSH_URLS ?? '').split(',').filter(Boolean);
@@ -57,7 +62,7 @@ export function parseOperatorSettings(argv: readonly string[], env: NodeJS.Proce
     const m = /^--([a-z-]+)(?:=(.*))?$/.exec(argv[i]!);
     const name = m?.[1];
     if (!m || !name || !(name in single || name === 'push-url')) {
-      errors.push(`unknown argument ${JSON.stringify(argv[i])}; known: --watch-dir, --snapshot-out, --status-out, --push-url (repeatable), --push-token, --push-token-file, --debounce-ms, --log-level; Kubernetes mode: --kube, --kubeconfig, --namespace, --dataplane-selector, --dataplane-admin-port, --snapshot-configmap`);
+      errors.push(`unknown argument ${JSON.stringify(argv[i])}; known: --watch-dir, --snapshot-out, --status-out, --push-url (repeatable), --push-token, --push-token-file, --debounce-ms, --log-level; Kubernetes mode: --kube, --kubeconfig, --namespace, --dataplane-selector, --dataplane-admin-port, --snapshot-configmap, --leader-elect, --lease-duration-seconds`);
       continue;
     }
     const value = m[2] ?? argv[++i];
@@ -89,6 +94,8 @@ export function parseOperatorSettings(argv: readonly string[], env: NodeJS.Proce
       dataplaneSelector: single['dataplane-selector']!,
       dataplaneAdminPort: adminPort,
       snapshotConfigMap: single['snapshot-configmap']!,
+      leaderElect: single['leader-elect'] !== 'false',
+      leaseDurationSeconds: Math.max(2, Number(single['lease-duration-seconds']) || 15),
     } : null,
     snapshotOut: single['snapshot-out'] ?? null,
     statusOut: single['status-out'] ?? null,

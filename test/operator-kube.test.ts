@@ -10,13 +10,16 @@ import { join } from 'node:path';
 import { request } from 'undici';
 import { startEngineSim, type EngineSimHandle } from '../hack/engine-sim/simulator';
 import { startKubeApiserver, type KubeApi } from './helpers/kube-apiserver';
-import { ROOT, startNode, stopAll, waitFor } from './helpers/processes';
+import { writeFileSync } from 'node:fs';
+import { ROOT, startNode, stopAll, tempDir, waitFor, type Proc } from './helpers/processes';
 
 const NET = 27;
 const ADMIN_PORT = 18481;
 let kube: KubeApi;
 let sim: EngineSimHandle;
 let trafficUrl = '';
+let operator: Proc;
+const operatorArgs = () => ['--kube', '--kubeconfig', kube.kubeconfig, '--namespace', 'sluice-system', '--dataplane-admin-port', String(ADMIN_PORT), '--push-token', 'tok', '--debounce-ms', '50', '--lease-duration-seconds', '4'];
 
 const ENGINES = [
   { name: 'deepseek-r1-1-5b-0', app: 'deepseek-r1-1-5b', ip: `127.${NET}.0.11`, model: 'deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B' },
@@ -64,7 +67,7 @@ beforeAll(async () => {
   const { match } = await startNode('dataplane/main.js', ['--listen', '127.0.0.1:0', '--admin', `${dpIp}:${ADMIN_PORT}`, '--push-token', 'tok', '--scrape-interval-ms', '200'], /"trafficPort":(\d+)/);
   trafficUrl = `http://127.0.0.1:${match[1]}`;
   await readyPod('sluice-system', 'sluice-dataplane-0', { 'app.kubernetes.io/name': 'sluice-dataplane' }, dpIp);
-  await startNode('operator/main.js', ['--kube', '--kubeconfig', kube.kubeconfig, '--namespace', 'sluice-system', '--dataplane-admin-port', String(ADMIN_PORT), '--push-token', 'tok', '--debounce-ms', '50'], /operator watching the Kubernetes API/);
+  ({ proc: operator } = await startNode('operator/main.js', operatorArgs(), /operator watching the Kubernetes API/));
 }, 120_000);
 
 afterAll(async () => {
@@ -110,6 +113,15 @@ describe('operator on a real API server', () => {
     expect(r.text).toContain('SLUICE_TARGET_UNRESOLVED');
   });
 
+  it('scaling data planes 1 → 3 gives the new replicas the current snapshot: Programmed says 3/3', async () => {
+    for (const n of [2, 3]) {
+      const ip = `127.${NET}.1.${n}`;
+      await startNode('dataplane/main.js', ['--listen', '127.0.0.1:0', '--admin', `${ip}:${ADMIN_PORT}`, '--push-token', 'tok'], /"trafficPort":(\d+)/);
+      await readyPod('sluice-system', `sluice-dataplane-${n - 1}`, { 'app.kubernetes.io/name': 'sluice-dataplane' }, ip);
+    }
+    await waitFor('Programmed 3/3', async () => /^applied on 3\/3 data-plane replicas/.test((await condition('modelroute', 'deepseek-simple', 'Programmed'))?.message ?? ''), 15_000);
+  });
+
   it('an engine Pod turning not-Ready leaves the snapshot', async () => {
     await setPodReady('default', 'deepseek-r1-1-5b-0', ENGINES[0]!.ip, false);
     await waitFor('deepseek-simple unserved', async () => (await complete('deepseek-simple')).status === 503);
@@ -118,5 +130,29 @@ describe('operator on a real API server', () => {
     await setPodReady('default', 'deepseek-r1-1-5b-0', ENGINES[0]!.ip, true);
     await waitFor('deepseek-simple served again', async () => (await complete('deepseek-simple')).status === 200);
   });
-});
 
+  it('one active operator through the Lease; a second takes over when the first stops', async () => {
+    const holder = async () => (await kubectl(['get', 'lease', 'sluice-operator', '-n', 'sluice-system', '-o', 'jsonpath={.spec.holderIdentity}'])).trim();
+    const first = await holder();
+    expect(first).not.toBe('');
+    const second = startNode('operator/main.js', operatorArgs(), /operator watching the Kubernetes API/, 30_000);
+    await operator.stop();
+    const { proc } = await second;
+    operator = proc;
+    await waitFor('the lease to change hands', async () => { const h = await holder(); return h !== '' && h !== first; });
+  });
+
+  it('with the operator stopped the data planes keep serving, and a restarted one starts from the ConfigMap copy', async () => {
+    await operator.stop();
+    expect((await complete('deepseek-simple')).status).toBe(200);
+    const cm = JSON.parse(await kubectl(['get', 'configmap', 'sluice-snapshot', '-n', 'sluice-system', '-o', 'json'])) as { data: Record<string, string> };
+    const dir = tempDir('mount');
+    const file = join(dir.dir, 'snapshot.json');
+    writeFileSync(file, cm.data['snapshot.json']!); // what the kubelet would mount
+    const { match } = await startNode('dataplane/main.js', ['--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--snapshot-file', file], /"trafficPort":(\d+)/);
+    const res = await request(`http://127.0.0.1:${match[1]}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'deepseek-simple', prompt: 'hi', max_tokens: 1 }) });
+    await res.body.dump();
+    expect(res.statusCode).toBe(200);
+    dir.cleanup();
+  });
+});

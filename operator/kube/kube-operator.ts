@@ -36,11 +36,17 @@ export interface KubeOperator {
   stop(): Promise<void>;
 }
 
+/** A kubeconfig from a file, or the in-cluster service account when `path` is null. */
+export function loadKubeConfig(path: string | null): KubeConfig {
+  const kc = new KubeConfig();
+  if (path) kc.loadFromFile(path);
+  else kc.loadFromCluster();
+  return kc;
+}
+
 /** Starts the operator against the API server of `opts.kubeconfig` (or in-cluster). */
 export async function startKubeOperator(opts: KubeOperatorOptions): Promise<KubeOperator> {
-  const kc = new KubeConfig();
-  if (opts.kubeconfig) kc.loadFromFile(opts.kubeconfig);
-  else kc.loadFromCluster();
+  const kc = loadKubeConfig(opts.kubeconfig);
   const rest = new KubeRest(kc);
   const log = opts.log;
   const cm = new SnapshotConfigMap(rest, opts.namespace, opts.snapshotConfigMap);
