@@ -21,21 +21,41 @@ export class Endpoint {
   inFlight = 0;
   /** Latest scraped engine state. */
   metrics: EngineMetrics = unknownMetrics();
-  /** The keep-alive pool to this endpoint. */
-  readonly pool: Pool;
-  /**
-   * A one-connection pool for metric scrapes, so a scrape never queues behind long streams on a
-   * saturated endpoint, which is exactly when fresh metrics matter most.
-   */
-  readonly scrapePool: Pool;
+  private trafficPool: Pool | null;
+  private metricsPool: Pool | null;
+  private readonly makePool: ((connections: number) => Pool) | null;
 
-  constructor(id: number, pod: string, origin: string, engine: InferenceEngine, pool: Pool, scrapePool: Pool = pool) {
+  /**
+   * `pool` may be a ready pool (tests) or, through `makePool`, be created on first use: a snapshot
+   * naming ten thousand endpoints then applies in milliseconds, and idle endpoints cost nothing.
+   */
+  constructor(id: number, pod: string, origin: string, engine: InferenceEngine, pool: Pool | null, scrapePool: Pool | null = pool, makePool: ((connections: number) => Pool) | null = null) {
     this.id = id;
     this.pod = pod;
     this.origin = origin;
     this.engine = engine;
-    this.pool = pool;
-    this.scrapePool = scrapePool;
+    this.trafficPool = pool;
+    this.metricsPool = scrapePool;
+    this.makePool = makePool;
+  }
+
+  /** The keep-alive pool to this endpoint (created on first use). */
+  get pool(): Pool {
+    return (this.trafficPool ??= this.makePool!(0));
+  }
+
+  /**
+   * A one-connection pool for metric scrapes, so a scrape never queues behind long streams on a
+   * saturated endpoint, which is exactly when fresh metrics matter most.
+   */
+  get scrapePool(): Pool {
+    return (this.metricsPool ??= this.makePool!(1));
+  }
+
+  /** Closes whichever pools were opened. */
+  async close(): Promise<void> {
+    const pools = [this.trafficPool, this.metricsPool === this.trafficPool ? null : this.metricsPool].filter((p): p is Pool => p !== null);
+    await Promise.all(pools.map((p) => p.close().catch(() => undefined)));
   }
 }
 
@@ -73,16 +93,17 @@ export class EndpointRegistry {
     let ep = this.endpoints.get(origin);
     if (!ep) {
       const id = this.freeIds.pop() ?? this.nextId++;
-      ep = new Endpoint(id, pod, origin, engine, new Pool(origin, {
-        connections: this.options.connections,
-        connect: { timeout: this.options.connectTimeoutMs },
+      const { connections, connectTimeoutMs } = this.options;
+      ep = new Endpoint(id, pod, origin, engine, null, null, (n) => new Pool(origin, {
+        connections: n || connections,
+        connect: { timeout: connectTimeoutMs },
         // Below uvicorn's 5 s idle timeout (vLLM, SGLang), so a reused socket is never one the engine just closed.
         keepAliveTimeout: 4_000,
         pipelining: 1,
-        // Timeouts per request come from the ModelServer's trafficPolicy, so the pool sets none.
+        // Traffic timeouts come from the ModelServer's trafficPolicy; scrapes set their own.
         headersTimeout: 0,
         bodyTimeout: 0,
-      }), new Pool(origin, { connections: 1, connect: { timeout: this.options.connectTimeoutMs }, keepAliveTimeout: 4_000, pipelining: 1 }));
+      }));
       this.endpoints.set(origin, ep);
       for (const fn of this.added) fn(ep);
     }
@@ -98,8 +119,7 @@ export class EndpointRegistry {
       this.endpoints.delete(origin);
       this.freeIds.push(ep.id);
       for (const fn of this.removed) fn(ep);
-      ep.pool.close().catch(() => undefined);
-      ep.scrapePool.close().catch(() => undefined);
+      void ep.close();
     }
   }
 
@@ -115,7 +135,7 @@ export class EndpointRegistry {
 
   /** Closes every pool. */
   async close(): Promise<void> {
-    await Promise.all([...this.endpoints.values()].flatMap((ep) => [ep.pool.close().catch(() => undefined), ep.scrapePool.close().catch(() => undefined)]));
+    await Promise.all([...this.endpoints.values()].map((ep) => ep.close()));
     this.endpoints.clear();
   }
 }

@@ -4,12 +4,11 @@
  * ModelRoute targets may name a pool where they would name a ModelServer. A pool has no `model`,
  * so requests keep the model name the client sent.
  */
-import type { Pod } from '../api/core-types';
 import { poolTarget, type InferencePool } from '../api/inference-pool';
 import { defaultSchedulerConfig } from '../config/scheduler-config-source';
 import { parseInferencePoolAnnotations } from '../config/inference-pool-annotations';
 import type { SchedulerConfig } from '../config/scheduler-config';
-import { DEFAULT_RETRY_ATTEMPTS, formatLabels, selectPods } from './compile';
+import { DEFAULT_RETRY_ATTEMPTS, formatLabels, type PodIndex } from './compile';
 import type { SchedulerIssue } from './compile-scheduler';
 import type { CompiledCondition, CompiledStatus } from './conditions';
 import type { SnapshotServer } from './schema';
@@ -23,12 +22,12 @@ export interface CompiledPool {
 }
 
 /** Compiles one pool; `lastGood` holds scheduler configurations last seen valid, by key. */
-export function compilePool(pool: InferencePool, pods: readonly Pod[], lastGood: Readonly<Record<string, SchedulerConfig>>): CompiledPool {
+export function compilePool(pool: InferencePool, pods: PodIndex, lastGood: Readonly<Record<string, SchedulerConfig>>): CompiledPool {
   const namespace = pool.metadata.namespace ?? 'default';
   const key = `${namespace}/${pool.metadata.name}`;
   const schedulerKey = `InferencePool ${key}`;
   const { matchLabels, port } = poolTarget(pool);
-  const { selected, ready } = selectPods(namespace, matchLabels, pods);
+  const { selected, ready } = pods.select(namespace, matchLabels);
   const parsed = parseInferencePoolAnnotations(pool.metadata.annotations ?? {}, `InferencePool ${key} annotations`);
   const gen = pool.metadata.generation;
   const issues: SchedulerIssue[] = [];

@@ -63,20 +63,48 @@ function byAge(a: ModelRoute, b: ModelRoute): number {
   return keyOf(a) < keyOf(b) ? -1 : keyOf(a) > keyOf(b) ? 1 : 0;
 }
 
-/** Pods in `namespace` carrying every label of `match`, and those of them that can take traffic. */
-export function selectPods(namespace: string, match: Record<string, string>, pods: readonly Pod[]): { selected: Pod[]; ready: Pod[] } {
-  const selected = pods.filter((p) => ns(p) === namespace && labelsMatch(p.metadata.labels ?? {}, match));
-  return { selected, ready: selected.filter(isPodReady) };
+/**
+ * Pods indexed by namespace and by `namespace/label=value`, built once per compile so selecting
+ * a ModelServer's pods costs the size of its smallest label bucket, not the whole fleet.
+ */
+export class PodIndex {
+  private readonly byNs = new Map<string, Pod[]>();
+  private readonly byLabel = new Map<string, Pod[]>();
+
+  constructor(pods: readonly Pod[]) {
+    for (const p of pods) {
+      const namespace = ns(p);
+      push(this.byNs, namespace, p);
+      for (const [k, v] of Object.entries(p.metadata.labels ?? {})) push(this.byLabel, `${namespace}\u0000${k}=${v}`, p);
+    }
+  }
+
+  /** Pods in `namespace` carrying every label of `match`, and those of them that can take traffic. */
+  select(namespace: string, match: Record<string, string>): { selected: Pod[]; ready: Pod[] } {
+    let candidates = this.byNs.get(namespace) ?? [];
+    for (const [k, v] of Object.entries(match)) {
+      const bucket = this.byLabel.get(`${namespace}\u0000${k}=${v}`) ?? [];
+      if (bucket.length < candidates.length) candidates = bucket;
+    }
+    const selected = candidates.filter((p) => labelsMatch(p.metadata.labels ?? {}, match));
+    return { selected, ready: selected.filter(isPodReady) };
+  }
+}
+
+function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
+  const list = map.get(key);
+  if (list) list.push(value);
+  else map.set(key, [value]);
 }
 
 /** `{k: v, ...}` for messages. */
 export const formatLabels = (l: Record<string, string>) => `{${Object.entries(l).map(([k, v]) => `${k}: ${v}`).join(', ')}}`;
 
-function compileServer(server: ModelServer, pods: readonly Pod[], scheduler: string): { compiled: SnapshotServer; status: CompiledStatus } {
+function compileServer(server: ModelServer, pods: PodIndex, scheduler: string): { compiled: SnapshotServer; status: CompiledStatus } {
   const spec = server.spec;
   const namespace = ns(server);
   const match = spec.workloadSelector.matchLabels ?? {};
-  const { selected, ready } = selectPods(namespace, match, pods);
+  const { selected, ready } = pods.select(namespace, match);
   const port = spec.workloadPort?.port ?? DEFAULT_ENGINE_PORT;
   const pd = spec.workloadSelector.pdGroup;
   const endpoints: SnapshotEndpoint[] = [];
@@ -190,8 +218,9 @@ export function compileSnapshot(objects: ObjectSet, config: CompileConfig): Comp
   const servers = new Map<string, SnapshotServer>();
   const sortedServers = [...objects.servers].sort((a, b) => (keyOf(a) < keyOf(b) ? -1 : 1));
   const sched = resolveSchedulers(sortedServers, objects.configMaps ?? [], config.lastGoodSchedulers ?? {});
+  const podIndex = new PodIndex(objects.pods);
   for (const s of sortedServers) {
-    const { compiled, status } = compileServer(s, objects.pods, sched.byServer.get(keyOf(s))!);
+    const { compiled, status } = compileServer(s, podIndex, sched.byServer.get(keyOf(s))!);
     status.conditions.push(sched.conditions.get(keyOf(s))!);
     servers.set(compiled.key, compiled);
     statuses.set(statusKey('ModelServer', ns(s), s.metadata.name), status);
@@ -199,7 +228,7 @@ export function compileSnapshot(objects: ObjectSet, config: CompileConfig): Comp
   const schedulerConfigs = { ...sched.configs };
   const schedulerIssues = [...sched.issues];
   for (const pool of [...(objects.inferencePools ?? [])].sort((a, b) => (keyOf(a) < keyOf(b) ? -1 : 1))) {
-    const c = compilePool(pool, objects.pods, config.lastGoodSchedulers ?? {});
+    const c = compilePool(pool, podIndex, config.lastGoodSchedulers ?? {});
     const key = statusKey('InferencePool', ns(pool), pool.metadata.name);
     if (servers.has(c.compiled.key)) {
       statuses.set(key, { conditions: [{ type: 'Accepted', status: 'False', reason: 'NameTaken', message: `a ModelServer named ${pool.metadata.name} exists in namespace ${ns(pool)}; routes target it, not this pool. Rename one of them` }] });
