@@ -1,6 +1,7 @@
 /**
- * Writes `crds/*.yaml` from the schemas in `shared/api`. Run with `npm run gen:crds`; the test
- * `shared/api/crd.test.ts` fails when the committed files differ from what this writes.
+ * Writes `crds/*.yaml`, and `crds/Kustomization` that lists them for `manifests/base`, from the
+ * schemas in `shared/api`. Run with `npm run gen:crds`; the test `shared/api/crd.test.ts` fails
+ * when the committed files differ from what this writes.
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';

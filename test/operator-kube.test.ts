@@ -114,10 +114,12 @@ describe('operator on a real API server', () => {
   });
 
   it('scaling data planes 1 → 3 gives the new replicas the current snapshot: Programmed says 3/3', async () => {
+    // New data-plane pods are Running but not Ready: a data plane turns Ready only once it holds a
+    // snapshot, so the operator must push to it before (a fresh install would deadlock otherwise).
     for (const n of [2, 3]) {
       const ip = `127.${NET}.1.${n}`;
       await startNode('dataplane/main.js', ['--listen', '127.0.0.1:0', '--admin', `${ip}:${ADMIN_PORT}`, '--push-token', 'tok'], /"trafficPort":(\d+)/);
-      await readyPod('sluice-system', `sluice-dataplane-${n - 1}`, { 'app.kubernetes.io/name': 'sluice-dataplane' }, ip);
+      await readyPod('sluice-system', `sluice-dataplane-${n - 1}`, { 'app.kubernetes.io/name': 'sluice-dataplane' }, ip, false);
     }
     await waitFor('Programmed 3/3', async () => /^applied on 3\/3 data-plane replicas/.test((await condition('modelroute', 'deepseek-simple', 'Programmed'))?.message ?? ''), 15_000);
   });

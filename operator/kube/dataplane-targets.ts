@@ -1,11 +1,13 @@
 /**
- * Finds the data planes to push to: Running and Ready pods in the operator's namespace that match
- * the data-plane label selector, as `http://<podIP>:<admin port>`. Watched with an informer (same
+ * Finds the data planes to push to: Running pods with an IP (and not being deleted) in the
+ * operator's namespace that match the data-plane label selector, as `http://<podIP>:<admin port>`.
+ * Not only Ready ones: a data plane becomes Ready once it has a snapshot, so waiting for Ready
+ * would leave a fresh install (no snapshot ConfigMap yet) with nothing ever ready. Watched with an informer (same
  * restart-on-error treatment as the object informers), so a new replica gets the current snapshot
  * as soon as it is ready.
  */
 import { makeInformer, type KubeConfig, type KubernetesListObject, type V1Pod } from '@kubernetes/client-node';
-import { isPodReady, type Pod } from '../../shared/api/core-types';
+import type { Pod } from '../../shared/api/core-types';
 import type { Logger } from '../../shared/log/logger';
 import type { KubeRest } from './kube-rest';
 
@@ -35,7 +37,8 @@ export class DataplaneTargets {
     const informer = makeInformer(this.kc, path, list, this.selector);
     this.informer = informer;
     const emit = () => {
-      const urls = informer.list().map((p) => p as unknown as Pod).filter(isPodReady)
+      const urls = informer.list().filter((p) => p.status?.phase === 'Running' && p.status.podIP && !p.metadata?.deletionTimestamp)
+        .map((p) => p as unknown as Pod)
         .map((p) => `http://${p.status!.podIP}:${this.adminPort}`).sort();
       const key = urls.join(',');
       if (key === this.last) return;
