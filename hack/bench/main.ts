@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
- * sluice-bench: benchmark harness. One subcommand per mode, so later modes (scheduling,
- * fairness, …) plug in beside `overhead` without changing how the tool is called:
+ * sluice-bench: benchmark harness. One subcommand per mode (overhead, scheduling,
+ * scheduler-micro; `--help` lists every flag):
  *
  *   node dist/hack/bench/main.js overhead [--rates 100,250,500,1000,2000] [--duration 10]
  *        [--warmup 2] [--access-log on|off|both] [--max-method closed|open|none]
@@ -19,6 +19,10 @@ import { resolve } from 'node:path';
 import { DEFAULT_OVERHEAD, runOverhead, type OverheadOptions } from './overhead';
 import { stopAll } from './processes';
 import { overheadMarkdown, overheadSummary } from './report';
+import { DEFAULT_MICRO, microMarkdown, runSchedulerMicro, type MicroOptions } from './scheduler-micro';
+import { schedulingMarkdown, schedulingSummary, schedulingSvg } from './sched-report';
+import { ROWS, selectRows } from './sched-rows';
+import { DEFAULT_SCHEDULING, runScheduling, type SchedulingOptions } from './scheduling';
 
 /** Parsed flags: `--name value`, `--name=value`, or a bare boolean `--name`. */
 export type Flags = Map<string, string | true>;
@@ -90,10 +94,91 @@ export function overheadOptions(flags: Flags, progress: (line: string) => void):
   return o;
 }
 
+/** Turns scheduling-mode flags into options. */
+export function schedulingOptions(flags: Flags, progress: (line: string) => void): SchedulingOptions {
+  const known = new Set(['workload', 'groups', 'per-group', 'rate', 'concurrency', 'time-scale', 'rows', 'gpu-gib', 'scrape-interval-ms', 'idle-busy-pct', 'idle-wait', 'noisy-pct', 'keep-logs', 'json', 'markdown', 'svg', 'sim-cpu-prof', 'dataplane-cpu-prof', 'profile']);
+  for (const f of flags.keys()) if (!known.has(f)) throw new Error(`scheduling: unknown flag --${f} (see --help)`);
+  const v = (f: string): string | undefined => { const x = flags.get(f); return typeof x === 'string' ? x : undefined; };
+  const o: SchedulingOptions = { ...DEFAULT_SCHEDULING, timeScale: { ...DEFAULT_SCHEDULING.timeScale }, rows: [...ROWS], progress };
+  if (v('workload')) {
+    const w = v('workload')!;
+    if (w !== 'long' && w !== 'short' && w !== 'both') throw new Error('--workload: expected long, short or both');
+    o.workloads = w === 'both' ? ['long', 'short'] : [w];
+  }
+  if (v('groups')) o.groups = positive('groups', v('groups')!, true);
+  if (v('per-group')) o.perGroup = positive('per-group', v('per-group')!, true);
+  if (v('rate')) o.rate = positive('rate', v('rate')!);
+  if (v('concurrency')) o.concurrency = positive('concurrency', v('concurrency')!, true);
+  if (v('time-scale')) {
+    // Either one number for both workloads or long=N,short=M.
+    const t = v('time-scale')!;
+    if (/^[\d.]+$/.test(t)) o.timeScale = { long: positive('time-scale', t), short: positive('time-scale', t) };
+    else {
+      for (const part of t.split(',')) {
+        const [k, val] = part.split('=');
+        if (k !== 'long' && k !== 'short') throw new Error('--time-scale: expected N or long=N,short=M');
+        o.timeScale[k] = positive('time-scale', val ?? '');
+      }
+    }
+  }
+  if (v('rows')) o.rows = selectRows(v('rows')!.split(',').map((x) => x.trim()));
+  if (v('gpu-gib')) o.gpuGiB = positive('gpu-gib', v('gpu-gib')!);
+  if (v('profile')) {
+    const p = JSON.parse(v('profile')!) as Record<string, unknown>;
+    if (typeof p !== 'object' || p === null || Array.isArray(p)) throw new Error('--profile: expected a JSON object of engine profile fields');
+    o.profileOverrides = p as SchedulingOptions['profileOverrides'];
+  }
+  if (v('scrape-interval-ms')) o.scrapeIntervalSimMs = positive('scrape-interval-ms', v('scrape-interval-ms')!);
+  if (v('idle-busy-pct')) o.idleBusyPct = positive('idle-busy-pct', v('idle-busy-pct')!);
+  if (v('idle-wait') !== undefined) o.idleWaitSec = v('idle-wait') === '0' ? 0 : positive('idle-wait', v('idle-wait')!);
+  if (v('noisy-pct')) o.noisyPct = positive('noisy-pct', v('noisy-pct')!);
+  if (v('sim-cpu-prof')) o.simNodeArgs = ['--cpu-prof', '--cpu-prof-dir', resolve(v('sim-cpu-prof')!)];
+  if (v('dataplane-cpu-prof')) o.dataplaneNodeArgs = ['--cpu-prof', '--cpu-prof-dir', resolve(v('dataplane-cpu-prof')!)];
+  o.keepDir = flags.has('keep-logs');
+  return o;
+}
+
+/** Turns scheduler-micro flags into options. */
+export function microOptions(flags: Flags): MicroOptions {
+  const known = new Set(['endpoints', 'prompt-chars', 'decisions', 'warmup', 'history', 'json', 'markdown']);
+  for (const f of flags.keys()) if (!known.has(f)) throw new Error(`scheduler-micro: unknown flag --${f} (see --help)`);
+  const v = (f: string): string | undefined => { const x = flags.get(f); return typeof x === 'string' ? x : undefined; };
+  const o: MicroOptions = { ...DEFAULT_MICRO };
+  if (v('endpoints')) o.endpoints = positive('endpoints', v('endpoints')!, true);
+  if (v('prompt-chars')) o.promptChars = positive('prompt-chars', v('prompt-chars')!, true);
+  if (v('decisions')) o.decisions = positive('decisions', v('decisions')!, true);
+  if (v('warmup')) o.warmup = positive('warmup', v('warmup')!, true);
+  if (v('history')) o.history = positive('history', v('history')!, true);
+  return o;
+}
+
 const USAGE = `Usage: sluice-bench <mode> [flags]
 
 Modes:
-  overhead   latency Sluice adds over calling the engine directly, and max throughput of both
+  overhead         latency Sluice adds over calling the engine directly, and max throughput of both
+  scheduling       scheduler configurations compared on 3 simulated vLLM pods (the seed's Kthena benchmark)
+  scheduler-micro  time per scheduling decision, 100 endpoints, 32k-character prompts
+
+scheduling flags:
+  --workload long|short|both  system prompt of 4096 or 256 tokens (default both)
+  --groups N --per-group N     workload size (default ${DEFAULT_SCHEDULING.groups} × ${DEFAULT_SCHEDULING.perGroup}, the seed's)
+  --rate R                offered requests per simulated second, Poisson (default ${DEFAULT_SCHEDULING.rate})
+  --concurrency N         most requests in flight (default ${DEFAULT_SCHEDULING.concurrency})
+  --time-scale N|long=N,short=M  simulated ms per wall ms (default long=${DEFAULT_SCHEDULING.timeScale.long},short=${DEFAULT_SCHEDULING.timeScale.short})
+  --rows LIST             configurations, comma-separated (default all: ${ROWS.map((r) => r.name).join(',')})
+  --gpu-gib N             device memory per simulated replica, sizes the KV cache (default ${DEFAULT_SCHEDULING.gpuGiB})
+  --profile JSON          engine profile fields to override, e.g. '{"prefillMsPerToken":0.12}'
+  --scrape-interval-ms N  data-plane metrics scrape period in simulated ms (default ${DEFAULT_SCHEDULING.scrapeIntervalSimMs})
+  --idle-busy-pct P --idle-wait S  before each row wait up to S s for the machine to be ≤ P% busy at normal
+                          priority (default ${DEFAULT_SCHEDULING.idleBusyPct}%, ${DEFAULT_SCHEDULING.idleWaitSec} s)
+  --noisy-pct P           run a row once more if other processes took > P% of the machine during it (default ${DEFAULT_SCHEDULING.noisyPct})
+  --svg FILE              write the bar chart
+  --sim-cpu-prof DIR --dataplane-cpu-prof DIR   run the simulator / data plane with node --cpu-prof
+  --json FILE --markdown --keep-logs   as for overhead
+
+scheduler-micro flags:
+  --endpoints N (${DEFAULT_MICRO.endpoints})  --prompt-chars N (${DEFAULT_MICRO.promptChars})  --decisions N (${DEFAULT_MICRO.decisions})  --warmup N (${DEFAULT_MICRO.warmup})  --history N (${DEFAULT_MICRO.history})
+  --json FILE --markdown
 
 overhead flags:
   --rates LIST|none       offered req/s, comma-separated (default ${DEFAULT_OVERHEAD.rates.join(',')})
@@ -138,8 +223,24 @@ export async function main(argv: readonly string[]): Promise<number> {
       process.stdout.write(`${flags.has('markdown') ? overheadMarkdown(result) : overheadSummary(result)}\n`);
       return 0;
     }
+    case 'scheduling': {
+      const result = await runScheduling(schedulingOptions(flags, progress));
+      const json = flags.get('json');
+      if (typeof json === 'string') writeFileSync(json, `${JSON.stringify(result, null, 2)}\n`);
+      const svg = flags.get('svg');
+      if (typeof svg === 'string') writeFileSync(svg, schedulingSvg(result));
+      process.stdout.write(`${flags.has('markdown') ? schedulingMarkdown(result) : schedulingSummary(result)}\n`);
+      return 0;
+    }
+    case 'scheduler-micro': {
+      const result = runSchedulerMicro(microOptions(flags), progress);
+      const json = flags.get('json');
+      if (typeof json === 'string') writeFileSync(json, `${JSON.stringify(result, null, 2)}\n`);
+      process.stdout.write(`${microMarkdown(result)}\n`);
+      return 0;
+    }
     default:
-      throw new Error(`unknown mode ${JSON.stringify(mode)}; known modes: overhead`);
+      throw new Error(`unknown mode ${JSON.stringify(mode)}; known modes: overhead, scheduling, scheduler-micro`);
   }
 }
 

@@ -119,3 +119,19 @@ export function machineCpuSec(): number {
     return NaN;
   }
 }
+
+/**
+ * Machine CPU seconds used so far, split into all non-idle time and the part spent in niced
+ * processes (the `nice` column of /proc/stat); NaN without /proc. A background job at nice 19
+ * gets almost no CPU while the benchmark's processes (nice 0) want it, so the split tells real
+ * contention from a busy-but-yielding neighbour.
+ */
+export function machineCpuSplit(): { busy: number; nice: number } {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!;
+    const [user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).slice(1).map(Number);
+    return { busy: (user! + nice! + system! + irq! + softirq! + steal!) / HZ, nice: nice! / HZ };
+  } catch {
+    return { busy: NaN, nice: NaN };
+  }
+}

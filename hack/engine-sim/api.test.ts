@@ -1,7 +1,9 @@
 import net from 'node:net';
 import OpenAI from 'openai';
 import { startEngineSim, type EngineSimHandle } from './simulator';
+import { OutputText } from './output-text';
 import { get, postJson, sseData } from './test-helpers';
+import { hashTokens, tokenize } from './tokenizer';
 
 const MODEL = 'deepseek-ai/DeepSeek-R1-Distill-Qwen-7B';
 
@@ -196,5 +198,32 @@ describe('several pods on one port', () => {
     await expect(
       startEngineSim({ pods: [{ name: 'dup', ip: a.ip, port: a.port, model: MODEL }] }),
     ).rejects.toThrow(/EADDRINUSE/);
+  });
+});
+
+describe('streamInterval', () => {
+  let sim: EngineSimHandle;
+  afterEach(() => sim.close());
+
+  it.each([
+    // [interval, max_tokens, text lengths in tokens of the token chunks]
+    [1, 5, [1, 1, 1, 1, 1]],
+    [4, 10, [1, 4, 4, 1]],
+    [4, 9, [1, 4, 4]],
+    [16, 3, [1, 2]],
+    [8, 1, [1]],
+  ])('interval %p, %p tokens: first token alone, then chunks of the interval', async (streamInterval, maxTokens, sizes) => {
+    sim = await startEngineSim({ pods: [{ name: 'si', ip: '127.0.0.2', port: 0, model: MODEL }], timeScale: 50, profile: { streamInterval } });
+    const r = await postJson(`${sim.pods[0].url}/v1/completions`, {
+      model: MODEL, prompt: 'chunk me', max_tokens: maxTokens, ignore_eos: true, stream: true, stream_options: { include_usage: true },
+    });
+    const chunks = (sseData(r.text).slice(0, -1) as Array<Record<string, any>>).filter((c) => c.choices.length > 0);
+    // The pieces the engine generates for this prompt, grouped as the chunks should carry them.
+    const out = new OutputText(MODEL, hashTokens(tokenize('chunk me')));
+    let i = 0;
+    const want = sizes.map((n) => Array.from({ length: n }, () => out.pieceAt(i++)).join(''));
+    expect(chunks.map((c) => c.choices[0].text)).toEqual(want);
+    expect(chunks.at(-1)?.choices[0].finish_reason).toBe('length');
+    expect(chunks.at(-1)?.sim).toBeDefined();
   });
 });

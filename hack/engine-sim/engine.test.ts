@@ -94,3 +94,16 @@ describe('Engine output length', () => {
     expect(e.checkFits(1, 1)).toBeNull();
   });
 });
+
+describe('decodeMsPerContextToken', () => {
+  let e: Engine;
+  afterEach(() => e.stop());
+
+  it('adds the context tokens of every decoding sequence to each decode step', async () => {
+    e = engine({ decodeMsPerContextToken: 0.01 });
+    const r = await run(e, { promptTokens: prompt(100, 0), maxTokens: 3, ignoreEos: true });
+    expect(r.ttftMs).toBeCloseTo(10 + 100 * 0.15, 6);
+    // Decode steps see 101 then 102 context tokens: (12 + 0.08 + 1.01) + (12 + 0.08 + 1.02).
+    expect(r.e2eMs - r.ttftMs).toBeCloseTo(2 * 12.08 + 1.01 + 1.02, 6);
+  });
+});

@@ -24,7 +24,8 @@ export type { EngineConfig, EngineRequest, EngineSnapshot, PodRole, SeqEvents, S
  *     (maxNumBatchedTokens) and the KV pool has the blocks; a request whose
  *     LoRA adapter cannot get a GPU slot is skipped, not blocking others;
  *  3. the step lasts
- *       (decoding > 0 ? decodeBaseMs + decodeMsPerSeq * decoding : 0)
+ *       (decoding > 0 ? decodeBaseMs + decodeMsPerSeq * decoding
+ *                       + decodeMsPerContextToken * (context tokens of the decoding sequences) : 0)
  *       + sum over admitted (prefillOverheadMs + uncachedTokens * prefillMsPerToken)
  *       + loraLoadMs * adaptersLoaded
  *     simulated ms, so a prefill delays the step for every decoding sequence;
@@ -238,7 +239,9 @@ export class Engine {
     }
 
     // 3. Cost of the step (formula in the file header).
-    const decodeMs = decoding.length > 0 ? p.decodeBaseMs + p.decodeMsPerSeq * decoding.length : 0;
+    let contextTokens = 0;
+    if (p.decodeMsPerContextToken > 0) for (const s of decoding) contextTokens += s.tokens.length;
+    const decodeMs = decoding.length > 0 ? p.decodeBaseMs + p.decodeMsPerSeq * decoding.length + p.decodeMsPerContextToken * contextTokens : 0;
     const prefillMs = admitted.reduce((a, x) => a + p.prefillOverheadMs + x.uncached * p.prefillMsPerToken, 0);
     const durSim = decodeMs + prefillMs + loraLoads * p.loraLoadMs;
     const batch = [...decoding, ...admitted.map((x) => x.s)];
@@ -248,7 +251,8 @@ export class Engine {
     }
     this.step = { startSim, durSim, batch };
     this.clock.beginStep(startSim, durSim);
-    this.timer = setTimeout(() => this.finishStep(), this.clock.toWallMs(durSim));
+    // Aimed at the wall time the step's end maps to, so timer lateness does not accumulate.
+    this.timer = setTimeout(() => this.finishStep(), this.clock.wallDelayUntil(startSim + durSim));
   }
 
   private finishStep(): void {

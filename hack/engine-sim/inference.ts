@@ -126,7 +126,10 @@ export async function handleInference(
     res.write(`data: ${JSON.stringify(obj)}\n\n`);
   };
   let done = false;
-  let lastPiece = '';
+  // Pieces not yet written: the first token goes out at once, later ones every streamInterval tokens.
+  let pending = '';
+  let pendingCount = 0;
+  const interval = ctx.engine.cfg.profile.streamInterval;
   let handle: { abort: () => void } | null = null;
   const drop = (): void => {
     done = true;
@@ -153,9 +156,13 @@ export async function handleInference(
       onToken: (piece, index, last) => {
         if (dropAfter !== undefined && index + 1 >= dropAfter) return drop();
         if (!r.stream) return;
+        pending += piece;
+        pendingCount++;
         // The final token goes out with finish_reason, written by onFinish right after.
-        if (last) lastPiece = piece;
-        else write(tokenChunk(kind, meta, piece, null));
+        if (last || (index > 0 && pendingCount < interval)) return;
+        write(tokenChunk(kind, meta, pending, null));
+        pending = '';
+        pendingCount = 0;
       },
       onFinish: (result) => {
         done = true;
@@ -170,7 +177,7 @@ export async function handleInference(
           sendJson(res, 200, fullResponse(kind, meta, result.text, result.finishReason, u, simInfo(ctx.podName, result)));
           return;
         }
-        write(tokenChunk(kind, meta, lastPiece, result.finishReason, simInfo(ctx.podName, result)));
+        write(tokenChunk(kind, meta, pending, result.finishReason, simInfo(ctx.podName, result)));
         if (r.includeUsage) write(usageChunk(kind, meta, u));
         res.end('data: [DONE]\n\n');
       },

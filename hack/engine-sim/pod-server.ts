@@ -249,6 +249,20 @@ export class SimPod {
     sendText(res, 200, `Success: LoRA adapter '${name}' removed successfully.`);
   }
 
+  /**
+   * How well simulated time kept to wall time x timeScale: steps begun, how late they started
+   * (wall ms; a late step is caught up by the next one) and how often the clock gave up and
+   * re-anchored, losing `lostWallMs` (then the time scale did not hold).
+   */
+  private clockState(): object {
+    const c = this.engine.clock;
+    const round = (v: number): number => Math.round(v * 1000) / 1000;
+    return {
+      steps: c.steps, resyncs: c.resyncs, lostWallMs: round(c.lostWallMs),
+      maxLagWallMs: round(c.maxObservedLagWallMs), meanLagWallMs: round(c.steps ? c.totalLagWallMs / c.steps : 0),
+    };
+  }
+
   /** GET /sim/state body. */
   state(): object {
     const snap = this.engine.snapshot();
@@ -256,6 +270,7 @@ export class SimPod {
       pod: this.info(),
       timeScale: this.timeScale,
       simTimeMs: this.engine.clock.now(),
+      clock: this.clockState(),
       profile: this.profile,
       running: snap.running,
       waiting: snap.waiting,

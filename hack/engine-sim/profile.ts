@@ -17,6 +17,17 @@
  * - decodeBaseMs 12 + decodeMsPerSeq 0.08: one decode step is memory-bound
  *   (weights read once per step, ~12 ms) plus a small per-sequence cost
  *   (KV reads, sampling): ITL 12 ms alone, ~32 ms at 256 running sequences.
+ * - decodeMsPerContextToken 0: off by default. Decode attention reads every
+ *   context token's KV once per step, so with long contexts a step's cost grows
+ *   with the tokens held by the batch, not only with its size; a benchmark that
+ *   compares short and long prompts on one profile sets it (56 KiB per token
+ *   read at ~1.5-2.5 TB/s is ~0.00002-0.00004 ms per token).
+ * - streamInterval 1: one SSE chunk per token, as vLLM and SGLang send by
+ *   default. N > 1 works like SGLang's --stream-interval N: the first token is
+ *   sent at once (TTFT is unchanged), later tokens in chunks of N (the last
+ *   chunk when the sequence ends). Scheduling and timing do not change, only how
+ *   many chunks go on the wire, which lets a benchmark on a small machine stream
+ *   hundreds of thousands of simulated tokens per second.
  * - maxLoras 4, loraLoadMs 100: vLLM's --max-loras default is 1, routers are
  *   usually tested with a handful; 100 ms is a rank-16 adapter read from local
  *   disk and copied to the GPU.
@@ -43,6 +54,10 @@ export interface EngineProfile {
   decodeBaseMs: number;
   /** Extra decode-step cost per running sequence, ms. */
   decodeMsPerSeq: number;
+  /** Extra decode-step cost per context token (prompt + generated) of each decoding sequence, ms. */
+  decodeMsPerContextToken: number;
+  /** Output tokens per streamed chunk after the first token, which is always sent at once. */
+  streamInterval: number;
   /** LoRA adapters resident on the GPU at once (vLLM --max-loras). */
   maxLoras: number;
   /** Cost of bringing a non-resident adapter onto the GPU, ms. */
@@ -60,6 +75,8 @@ export const DEFAULT_PROFILE: Readonly<EngineProfile> = Object.freeze({
   prefillOverheadMs: 10,
   decodeBaseMs: 12,
   decodeMsPerSeq: 0.08,
+  decodeMsPerContextToken: 0,
+  streamInterval: 1,
   maxLoras: 4,
   loraLoadMs: 100,
 });
@@ -71,6 +88,7 @@ const INTEGER_KEYS: ReadonlySet<keyof EngineProfile> = new Set<keyof EngineProfi
   'blockSize',
   'numGpuBlocks',
   'maxModelLen',
+  'streamInterval',
   'maxLoras',
 ]);
 

@@ -68,3 +68,32 @@ describe('output text', () => {
     expect(n).toBeLessThanOrEqual(NATURAL_MAX_TOKENS);
   });
 });
+
+describe('tokenize fast path', () => {
+  /** Random ASCII text heavy in the characters the rule distinguishes. */
+  function randomAscii(seed: number, n: number): string {
+    const alphabet = 'ab_Z09 \t\n\r\v\f.,;<|>-!~';
+    let a = seed >>> 0;
+    let s = '';
+    for (let i = 0; i < n; i++) {
+      a = (Math.imul(a, 1664525) + 1013904223) >>> 0;
+      s += alphabet[a % alphabet.length];
+    }
+    return s;
+  }
+
+  it.each([1, 2, 3, 4, 5, 6, 7, 8])('gives the regex path\'s ids on random ASCII text (seed %p)', (seed) => {
+    const text = randomAscii(seed, 2000);
+    expect(tokenize(text)).toEqual(splitPieces(text).map((p) => fnv1a32(p)));
+  });
+
+  it.each([
+    ['words longer than 6', 'internationalization and abcdefghijkl'],
+    ['trailing whitespace only', 'a \n\t '],
+    ['leading whitespace', '   x'],
+    ['only whitespace', ' \n '],
+    ['non-ASCII falls back to the regex', 'café über 你好 a'],
+  ])('%s', (_name, text) => {
+    expect(tokenize(text)).toEqual(splitPieces(text).map((p) => fnv1a32(p)));
+  });
+});

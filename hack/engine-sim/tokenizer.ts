@@ -34,9 +34,48 @@ export function tokenId(piece: string): number {
   return fnv1a32(piece);
 }
 
-/** Tokenise text into ids (deterministic, see file header). */
+/** Pure 7-bit ASCII text: the fast path below applies. */
+const ASCII_RE = /^[\x00-\x7f]*$/;
+
+/** `\s` within ASCII: tab, newline, vertical tab, form feed, carriage return, space. */
+function isAsciiSpace(c: number): boolean {
+  return c === 32 || (c >= 9 && c <= 13);
+}
+
+/** `[\p{L}\p{N}_]` within ASCII. */
+function isAsciiWord(c: number): boolean {
+  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 95;
+}
+
+/**
+ * Tokenise text into ids (deterministic, see file header). ASCII text, what benchmarks send, takes
+ * a scanner that applies the same rule as PIECE_RE and hashes each piece in place (no regex, no
+ * piece strings: a 4k-token prompt costs ~0.1 ms instead of ~1 ms); anything else goes through
+ * the regex. Both give identical ids (tested).
+ */
 export function tokenize(text: string): number[] {
-  return splitPieces(text).map(tokenId);
+  if (!ASCII_RE.test(text)) return splitPieces(text).map(tokenId);
+  const out: number[] = [];
+  const n = text.length;
+  // Bounded by n: every iteration consumes at least one character.
+  for (let p = 0; p < n; ) {
+    let q = p;
+    while (q < n && isAsciiSpace(text.charCodeAt(q))) q++;
+    let end: number;
+    if (q === n) end = n; // trailing whitespace is its own piece
+    else if (isAsciiWord(text.charCodeAt(q))) {
+      end = q + 1;
+      while (end < n && end - q < 6 && isAsciiWord(text.charCodeAt(end))) end++;
+    } else end = q + 1; // one symbol
+    let h = 0x811c9dc5;
+    for (let i = p; i < end; i++) {
+      h ^= text.charCodeAt(i);
+      h = Math.imul(h, 0x01000193) >>> 0;
+    }
+    out.push(h >>> 0);
+    p = end;
+  }
+  return out;
 }
 
 /** Hash of a token-id sequence, used to seed deterministic output choices. */
