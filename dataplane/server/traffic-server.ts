@@ -129,6 +129,10 @@ async function inference(deps: TrafficDeps, req: IncomingMessage, res: ServerRes
     const sreq: SchedulingRequest = { model: body.model, lora: match.isLora ? body.model : null, prompt, hashes: new PrefixHashes(prompt) };
     const decision = server.scheduler.schedule(sreq, server.endpoints, deps.settings.decisionHeader);
     if (decision.bypassed) deps.metrics.filterBypasses.labels(server.key).inc(decision.bypassed);
+    // Record the pick at once (as Kthena's PostSchedule does): the next request of the same group
+    // may arrive long before this one's stream ends, and must find its prefix where it is going.
+    const picked = decision.order[0]!;
+    server.scheduler.served(sreq, picked);
     let out = raw;
     const model = server.spec.model;
     if (!match.isLora && model !== undefined && model !== body.model) {
@@ -147,8 +151,8 @@ async function inference(deps: TrafficDeps, req: IncomingMessage, res: ServerRes
       onFailover: (reason) => deps.metrics.failovers.labels(server.key, reason).inc(),
     }, res);
     const served = rec.outcome.endpoint;
-    // The endpoint that answered now holds this prompt's prefix, whichever the scheduler preferred.
-    if (served && rec.outcome.status > 0 && rec.outcome.status < 400) server.scheduler.served(sreq, served);
+    // After a failover the endpoint that answered holds the prefix too; teach the index the truth.
+    if (served && served !== picked && rec.outcome.status > 0 && rec.outcome.status < 400) server.scheduler.served(sreq, served);
   } catch (err) {
     const e = err instanceof SluiceError ? err : new SluiceError('SLUICE_INTERNAL', 'internal error; see the data-plane log');
     if (!(err instanceof SluiceError)) deps.log.error({ err, requestId: rec.id }, 'request failed');
