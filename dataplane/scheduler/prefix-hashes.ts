@@ -20,11 +20,20 @@ function hashBlock(text: string, start: number, end: number, seed: number): numb
 
 /** The block hashes of one request's prompt. */
 export class PrefixHashes {
-  private readonly text: string;
+  private source: string | (() => string);
   private readonly bySize = new Map<number, Uint32Array>();
 
-  constructor(text: string) {
-    this.text = text;
+  /**
+   * `text` may be a function: the prompt is then extracted only if a plugin asks for hashes, so
+   * configurations without a prefix scorer never build it.
+   */
+  constructor(text: string | (() => string)) {
+    this.source = text;
+  }
+
+  private get text(): string {
+    if (typeof this.source === 'function') this.source = this.source();
+    return this.source;
   }
 
   /** Hashes of the first min(maxBlocks, whole blocks) blocks of `blockSize` characters. */

@@ -30,7 +30,7 @@ export function endpoint(id: number, metrics: Partial<EngineMetrics> = {}, inFli
 
 /** A request for `model` with `prompt`. */
 export function request(prompt = '', lora: string | null = null, model = 'm'): SchedulingRequest {
-  return { model, lora, prompt, hashes: new PrefixHashes(prompt) };
+  return { model, lora, hashes: new PrefixHashes(prompt) };
 }
 
 /** A plugin environment with its own prefix indexes. */

@@ -14,9 +14,7 @@ export interface SchedulingRequest {
   readonly model: string;
   /** The LoRA adapter requested, or null for a base-model request. */
   readonly lora: string | null;
-  /** Prompt text (prompt, messages or input), used for prefix affinity. */
-  readonly prompt: string;
-  /** Block hashes of the prompt, computed on first use per block size. */
+  /** Block hashes of the prompt (prompt, messages or input), computed on first use per block size. */
   readonly hashes: PrefixHashes;
 }
 

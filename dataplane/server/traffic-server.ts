@@ -125,8 +125,8 @@ async function inference(deps: TrafficDeps, req: IncomingMessage, res: ServerRes
     if (server.endpoints.length === 0) {
       throw new SluiceError('SLUICE_NO_ENDPOINTS', `ModelServer ${server.key} has no ready endpoints; check its Ready condition`);
     }
-    const prompt = promptText(body.json);
-    const sreq: SchedulingRequest = { model: body.model, lora: match.isLora ? body.model : null, prompt, hashes: new PrefixHashes(prompt) };
+    const json = body.json;
+    const sreq: SchedulingRequest = { model: body.model, lora: match.isLora ? body.model : null, hashes: new PrefixHashes(() => promptText(json)) };
     const decision = server.scheduler.schedule(sreq, server.endpoints, deps.settings.decisionHeader);
     if (decision.bypassed) deps.metrics.filterBypasses.labels(server.key).inc(decision.bypassed);
     // Record the pick at once (as Kthena's PostSchedule does): the next request of the same group

@@ -19,6 +19,9 @@
  * request of a group shares its first `systemTokens` tokens (and ~4.5 × that many characters) with
  * the group's other requests and nothing with other groups'.
  */
+import { mulberry32 } from '../../shared/util/random';
+
+export { mulberry32 };
 
 /** Shape of one workload. */
 export interface GspSpec {
@@ -67,17 +70,6 @@ export interface GspWorkload {
   requests: GspRequest[];
 }
 
-/** A deterministic PRNG in [0,1): mulberry32. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const LETTERS = 'abcdefghijklmnopqrstuvwxyz';
 

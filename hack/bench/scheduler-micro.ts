@@ -130,7 +130,7 @@ function makeBench(name: string, config: SchedulerConfig, o: MicroOptions): Benc
     name,
     scorers: profile.scorers.map((s) => `${s.plugin}×${s.weight}`).join(' + ') + (profile.filters.length ? ` (filters: ${profile.filters.join(', ')})` : ''),
     decide(prompt) {
-      const req: SchedulingRequest = { model: 'm', lora: null, prompt, hashes: new PrefixHashes(prompt) };
+      const req: SchedulingRequest = { model: 'm', lora: null, hashes: new PrefixHashes(prompt) };
       return { req, first: scheduler.schedule(req, endpoints).order[0]! };
     },
     served: (req, ep) => scheduler.served(req, ep),
