@@ -7,6 +7,7 @@ import type { Logger } from '../shared/log/logger';
 import { compileSnapshot, type ObjectSet } from '../shared/snapshot/compile';
 import type { SchedulerIssue } from '../shared/snapshot/compile-scheduler';
 import type { CompiledStatus } from '../shared/snapshot/conditions';
+import type { RouterPolicy } from '../shared/config/router-policy-parse';
 import type { SchedulerConfig } from '../shared/config/scheduler-config';
 import type { RoutingSnapshot } from '../shared/snapshot/schema';
 import type { Publisher } from './publisher';
@@ -27,6 +28,8 @@ export class Reconciler {
   private last: RoutingSnapshot | null = null;
   /** Scheduler configurations last seen valid, kept in force while their ConfigMap is broken. */
   private lastGoodSchedulers: Record<string, SchedulerConfig> = {};
+  /** The router policy (auth, identity, fairness) last in force, kept while the router ConfigMap is broken. */
+  private lastGoodPolicy: RouterPolicy = {};
   private readonly publisher: Publisher;
   private readonly log: Logger;
 
@@ -40,9 +43,11 @@ export class Reconciler {
   /** Compiles `objects`; publishes a new version when the content changed. */
   reconcile(objects: ObjectSet, now: Date = new Date()): ReconcileResult {
     const t0 = process.hrtime.bigint();
-    const result = compileSnapshot(objects, { version: this.version + 1, generatedAt: now.toISOString(), lastGoodSchedulers: this.lastGoodSchedulers });
+    const result = compileSnapshot(objects, { version: this.version + 1, generatedAt: now.toISOString(), lastGoodSchedulers: this.lastGoodSchedulers, lastGoodPolicy: this.lastGoodPolicy });
     const compileMs = Number(process.hrtime.bigint() - t0) / 1e6;
     this.lastGoodSchedulers = { ...this.lastGoodSchedulers, ...result.snapshot.schedulers };
+    const { auth, identity, fairness } = result.snapshot;
+    this.lastGoodPolicy = { ...(auth ? { auth } : {}), ...(identity ? { identity } : {}), ...(fairness ? { fairness } : {}) };
     const changed = result.snapshot.hash !== this.lastHash;
     if (changed) {
       this.version += 1;

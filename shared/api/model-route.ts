@@ -51,17 +51,40 @@ export const Rule = Type.Object({
 /** Rate-limit units, as Kthena spells them. */
 export const RATE_LIMIT_UNITS = ['second', 'minute', 'hour', 'day', 'month'] as const;
 
+/** Whose budget a rate limit is: the whole route's, each user's, or each tier's. */
+export const RATE_LIMIT_SCOPES = ['route', 'user', 'tier'] as const;
+
+/** What a global limit does while its Redis is unreachable. */
+export const RATE_LIMIT_FAILURE_MODES = ['open', 'closed'] as const;
+
+/** The two limits, as a tier override. */
+const TierLimits = Type.Object({
+  inputTokensPerUnit: Type.Optional(Type.Integer({ minimum: 1, description: 'Maximum prompt tokens per unit for this tier; unset means no input limit for it.' })),
+  outputTokensPerUnit: Type.Optional(Type.Integer({ minimum: 1, description: 'Maximum generated tokens per unit for this tier; unset means no output limit for it.' })),
+}, { additionalProperties: false });
+
 /** Token rate limit for a route. */
 export const RateLimit = Type.Object({
   inputTokensPerUnit: Type.Optional(Type.Integer({ minimum: 1, description: 'Maximum prompt tokens per unit; unset means no limit.' })),
   outputTokensPerUnit: Type.Optional(Type.Integer({ minimum: 1, description: 'Maximum generated tokens per unit; unset means no limit.' })),
-  unit: StringEnum(RATE_LIMIT_UNITS, { default: 'second', description: 'The time unit of the limits.' }),
+  unit: StringEnum(RATE_LIMIT_UNITS, { default: 'second', description: 'The time unit of the limits (a month is 30 days).' }),
+  per: Type.Optional(StringEnum(RATE_LIMIT_SCOPES, { default: 'route', description: 'Sluice: whose budget the limits are. route: one for all requests of the route; user: one per user identity (API key id, JWT subject or identity header); tier: one shared by the users of each tier.' })),
+  tiers: Type.Optional(Type.Record(Type.String({ minLength: 1 }), TierLimits, { maxProperties: 32, description: 'Sluice: limits by identity tier, replacing the two limits above for users of that tier (with per: user or tier).' })),
   global: Type.Optional(Type.Object({
     redis: Type.Optional(Type.Object({
       address: Type.String({ minLength: 1, description: 'Redis address as host:port.' }),
     }, { additionalProperties: false })),
+    failureMode: Type.Optional(StringEnum(RATE_LIMIT_FAILURE_MODES, { default: 'open', description: 'Sluice: while Redis is unreachable, open admits requests against a local bucket of the same limits on each data-plane replica; closed refuses them with 503.' })),
   }, { additionalProperties: false, description: 'When set, the limit is shared by every data-plane replica through Redis.' })),
-}, { additionalProperties: false, description: 'Token rate limit. No limit when unset.' });
+}, {
+  additionalProperties: false,
+  description: 'Token rate limit. No limit when unset.',
+  'x-kubernetes-validations': [{
+    rule: '!has(self.tiers) || (has(self.per) && self.per != "route")',
+    message: 'tiers needs per: user or per: tier; with per: route every request shares one budget and has no tier to look up',
+    fieldPath: '.tiers',
+  }],
+});
 
 /** A Gateway API parent reference (accepted for Kthena compatibility). */
 export const ParentRef = Type.Object({

@@ -111,6 +111,20 @@ function checkModelRoute(route: ModelRoute): Issue[] {
     if (seen.has(name)) issues.push({ path: `spec.loraAdapters[${i}]`, message: `duplicate adapter ${JSON.stringify(name)}; list it once` });
     seen.add(name);
   });
+  const rl = spec.rateLimit;
+  if (rl?.tiers && (rl.per ?? 'route') === 'route') {
+    issues.push({ path: 'spec.rateLimit.tiers', message: 'tiers needs per: user or per: tier; with per: route every request shares one budget and has no tier to look up' });
+  }
+  if (rl && rl.inputTokensPerUnit === undefined && rl.outputTokensPerUnit === undefined && !rl.tiers) {
+    issues.push({ path: 'spec.rateLimit', message: 'rateLimit sets no limit; add inputTokensPerUnit, outputTokensPerUnit or tiers, or remove rateLimit' });
+  }
+  const address = rl?.global?.redis?.address;
+  if (address !== undefined && !/^[^\s:]+:\d{1,5}$/.test(address) && !/^\[[0-9a-fA-F:]+\]:\d{1,5}$/.test(address)) {
+    issues.push({ path: 'spec.rateLimit.global.redis.address', message: `must be host:port, e.g. redis.sluice-system.svc.cluster.local:6379 (got ${JSON.stringify(address)})` });
+  }
+  if (rl?.global && !rl.global.redis) {
+    issues.push({ path: 'spec.rateLimit.global', message: 'global needs redis.address; remove global for a local (per-replica) limit' });
+  }
   spec.rules.forEach((rule, i) => {
     const base = `spec.rules[${i}].modelMatch`;
     for (const [header, match] of Object.entries(rule.modelMatch?.headers ?? {})) {

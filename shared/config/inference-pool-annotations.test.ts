@@ -28,7 +28,7 @@ const prefixConfig = (hashBlockSize: number, maxPrefixBlocksToMatch: number, lru
   profiles: [{ name: 'default', filters: [], scorers: [...LOAD_SCORERS, { plugin: 'prefix-cache-scorer', weight: 3 }], picker: 'max-score-picker' }],
 });
 
-const DEFAULTS = { engine: 'vLLM', queueing: { enabled: false, totalQueueCapacityBytes: 104857600, queueTtlMs: 30000 } };
+const DEFAULTS = { engine: 'vLLM', queue: null };
 
 const issuesOf = (r: { issues: Issue[] } | object): Issue[] => ('issues' in r ? r.issues : []);
 
@@ -58,7 +58,7 @@ describe('parseInferencePoolAnnotations', () => {
       [`${E}queue-ttl`]: '1m30s',
       [`${F}model-server-runtime`]: 'sglang',
     }, ORIGIN);
-    expect(r).toEqual({ config: prefixConfig(32, 256, 100000), engine: 'SGLang', queueing: { enabled: true, totalQueueCapacityBytes: 1048576, queueTtlMs: 90000 } });
+    expect(r).toEqual({ config: prefixConfig(32, 256, 100000), engine: 'SGLang', queue: { maxBytes: 1048576, maxRequests: 10000, ttlMs: 90000 } });
   });
 
   it.each([['vllm', 'vLLM'], ['SGLang', 'SGLang'], ['tgi', 'TGI']])('maps runtime %s to %s', (value, engine) => {

@@ -12,11 +12,12 @@
  * key inside them is most likely a typo and is reported.
  */
 import { type Issue } from '../api/validate';
-import { parseDuration } from '../util/duration';
-import { checkParameters, fieldPath, SLUICE_FAILOVER_DEPTH, type ParseResult } from './dialect-common';
+import { checkParameters, SLUICE_FAILOVER_DEPTH, type ParseResult } from './dialect-common';
 import { lookupPluginType } from './plugin-catalog';
 import { type PluginInstance, type SchedulerConfig } from './scheduler-config';
 import { validateSchedulerConfig } from './validate-scheduler-config';
+import { annotationPath, parseQueueAnnotations, positiveIntAnnotation, QUEUE_ANNOTATIONS } from './queue-annotations';
+import { type QueueConfig } from './router-policy';
 
 const FEATURE = 'inference.networking.x-k8s.io/';
 const ENV = 'inference-epp-env.networking.x-k8s.io/';
@@ -24,15 +25,15 @@ const ENV = 'inference-epp-env.networking.x-k8s.io/';
 /** The annotation keys read, by meaning. */
 export const POOL_ANNOTATIONS = {
   routingStrategy: `${FEATURE}routing-strategy`,
-  queueing: `${FEATURE}queueing`,
+  queueing: QUEUE_ANNOTATIONS.queueing,
   modelServerRuntime: `${FEATURE}model-server-runtime`,
   /** Names a ConfigMap overriding the endpoint picker's Deployment; Sluice runs none, so it is accepted and ignored. */
   eppOverlay: `${FEATURE}epp-overlay`,
   hashBlockSize: `${ENV}prefix-cache-hash-block-size`,
   maxPrefixBlocks: `${ENV}prefix-cache-max-prefix-blocks`,
   lruCapacity: `${ENV}prefix-cache-lru-capacity`,
-  totalQueueCapacity: `${ENV}total-queue-capacity`,
-  queueTtl: `${ENV}queue-ttl`,
+  totalQueueCapacity: QUEUE_ANNOTATIONS.totalQueueCapacity,
+  queueTtl: QUEUE_ANNOTATIONS.queueTtl,
 } as const;
 
 /** The defaults the annotations document. */
@@ -44,54 +45,15 @@ export const POOL_ANNOTATION_DEFAULTS = {
 /** Inference engines Sluice speaks to, by the runtime annotation's value. */
 const RUNTIMES: Record<string, 'vLLM' | 'SGLang' | 'TGI'> = { vllm: 'vLLM', sglang: 'SGLang', tgi: 'TGI' };
 
-/** Request queueing settings. */
-export interface PoolQueueing {
-  enabled: boolean;
-  /** Sum of queued prompt bytes above which the oldest queued requests are dropped. */
-  totalQueueCapacityBytes: number;
-  /** Longest a request may wait in the queue. */
-  queueTtlMs: number;
-}
-
 /** What the annotations configure besides the scheduler. */
 export interface PoolAnnotationExtras {
   engine: 'vLLM' | 'SGLang' | 'TGI';
-  queueing: PoolQueueing;
+  /** Queue settings; null when queueing is disabled. */
+  queue: QueueConfig | null;
 }
 
-const pathOf = (key: string) => fieldPath(fieldPath('metadata', 'annotations'), key);
-
-/** A positive whole number annotation (Go int64 syntax, optional +), or an issue. */
-function positiveInt(annotations: Record<string, string>, key: string, def: number, issues: Issue[]): number {
-  const raw = annotations[key];
-  if (raw === undefined) return def;
-  const text = raw.trim();
-  const n = /^\+?\d+$/.test(text) ? Number(text) : NaN;
-  if (!Number.isSafeInteger(n) || n < 1) {
-    issues.push({ path: pathOf(key), message: `${key} must be a positive whole number such as "${def}" (got ${JSON.stringify(raw)})` });
-    return def;
-  }
-  return n;
-}
-
-/** The queue TTL: a Go duration, positive (a signed duration parses, but a request cannot wait a negative time). */
-function queueTtl(raw: string | undefined, issues: Issue[]): number {
-  if (raw === undefined) return POOL_ANNOTATION_DEFAULTS.queueTtlMs;
-  const text = raw.trim();
-  const negative = text.startsWith('-');
-  const ms = parseDuration(text.replace(/^[-+]/, ''));
-  const key = POOL_ANNOTATIONS.queueTtl;
-  if (ms === null) {
-    issues.push({ path: pathOf(key), message: `${key} must be a duration such as 30s, 1m30s or 500ms (units ns, us, ms, s, m, h; got ${JSON.stringify(raw)})` });
-  } else if (negative && ms > 0) {
-    issues.push({ path: pathOf(key), message: `${key} is negative (${JSON.stringify(raw)}); a request cannot wait less than no time, use a positive duration such as 30s` });
-  } else if (ms === 0) {
-    issues.push({ path: pathOf(key), message: `${key} is zero, which would drop every queued request at once; use a positive duration such as 30s, or disable queueing` });
-  } else {
-    return ms;
-  }
-  return POOL_ANNOTATION_DEFAULTS.queueTtlMs;
-}
+const pathOf = annotationPath;
+const positiveInt = positiveIntAnnotation;
 
 /** One value out of a fixed set, or an issue listing the set. */
 function oneOf<T extends string>(annotations: Record<string, string>, key: string, values: readonly T[], def: T, issues: Issue[]): T {
@@ -143,14 +105,7 @@ export function parseInferencePoolAnnotations(annotations: Record<string, string
     }
   }
 
-  const queueing = oneOf(annotations, POOL_ANNOTATIONS.queueing, ['enabled', 'disabled'] as const, 'disabled', issues);
-  const totalQueueCapacityBytes = positiveInt(annotations, POOL_ANNOTATIONS.totalQueueCapacity, POOL_ANNOTATION_DEFAULTS.totalQueueCapacityBytes, issues);
-  const queueTtlMs = queueTtl(annotations[POOL_ANNOTATIONS.queueTtl], issues);
-  if (queueing !== 'enabled') {
-    for (const key of [POOL_ANNOTATIONS.totalQueueCapacity, POOL_ANNOTATIONS.queueTtl].filter((k) => annotations[k] !== undefined)) {
-      issues.push({ path: pathOf(key), message: `${key} only applies with ${POOL_ANNOTATIONS.queueing}: enabled; set that or remove this annotation` });
-    }
-  }
+  const queue = parseQueueAnnotations(annotations, issues);
 
   let engine: PoolAnnotationExtras['engine'] = 'vLLM';
   const runtime = annotations[POOL_ANNOTATIONS.modelServerRuntime];
@@ -175,5 +130,5 @@ export function parseInferencePoolAnnotations(annotations: Record<string, string
   };
   const internal = validateSchedulerConfig(config);
   if (internal.length > 0) return { issues: internal };
-  return { config, engine, queueing: { enabled: queueing === 'enabled', totalQueueCapacityBytes, queueTtlMs } };
+  return { config, engine, queue };
 }

@@ -188,17 +188,24 @@ describe('parseKthenaRouterConfiguration', () => {
   it('normalises the seed routerConfiguration example and returns its auth', () => {
     expect(parseKthenaRouterConfiguration(SEED_ROUTER, ORIGIN)).toEqual({
       config: EXPECTED_SEED,
-      auth: {
-        issuer: 'testing@secure.istio.io',
-        audiences: ['kthena.io'],
-        jwksUri: 'https://raw.githubusercontent.com/istio/istio/release-1.27/security/tools/jwt/samples/jwks.json',
+      policy: {
+        auth: {
+          jwt: {
+            issuer: 'testing@secure.istio.io',
+            audiences: ['kthena.io'],
+            jwksUri: 'https://raw.githubusercontent.com/istio/istio/release-1.27/security/tools/jwt/samples/jwks.json',
+            clockSkewSeconds: 30,
+            userClaim: 'sub',
+            tierClaim: 'tier',
+          },
+        },
       },
     });
   });
 
   it('runs the default set with auth only, and has no auth when absent', () => {
     const r = parseKthenaRouterConfiguration('auth:\n  issuer: i\n  audiences: [a]\n  jwksUri: https://idp/jwks.json\n', ORIGIN);
-    expect(r).toEqual({ config: EXPECTED_DEFAULT, auth: { issuer: 'i', audiences: ['a'], jwksUri: 'https://idp/jwks.json' } });
+    expect(r).toEqual({ config: EXPECTED_DEFAULT, policy: { auth: { jwt: { issuer: 'i', audiences: ['a'], jwksUri: 'https://idp/jwks.json', clockSkewSeconds: 30, userClaim: 'sub', tierClaim: 'tier' } } } });
     expect(parseKthenaRouterConfiguration('', ORIGIN)).toEqual({ config: EXPECTED_DEFAULT });
   });
 
@@ -206,9 +213,9 @@ describe('parseKthenaRouterConfiguration', () => {
     ['missing issuer', 'auth:\n  audiences: [a]\n  jwksUri: https://x/j\n', 'auth.issuer', /non-empty string/],
     ['audiences as a string', 'auth:\n  issuer: i\n  audiences: kthena.io\n  jwksUri: https://x/j\n', 'auth.audiences', /non-empty list .* audiences: \["kthena.io"\]/],
     ['jwksUri not a URL', 'auth:\n  issuer: i\n  audiences: [a]\n  jwksUri: jwks.json\n', 'auth.jwksUri', /http\(s\) URL/],
-    ['unknown auth field', 'auth:\n  issuer: i\n  audience: [a]\n  audiences: [a]\n  jwksUri: https://x/j\n', 'auth.audience', /unknown field audience in auth; .*accepted: issuer, audiences, jwksUri/],
+    ['unknown auth field', 'auth:\n  issuer: i\n  audience: [a]\n  audiences: [a]\n  jwksUri: https://x/j\n', 'auth.audience', /unknown field audience in auth; .*accepted: issuer, audiences, jwksUri, clockSkew/],
     ['scheduler paths are prefixed', 'scheduler:\n  plugins:\n    Score:\n      enabled: [{name: kv-cache}]\n', 'scheduler.plugins.Score.enabled[0]', /no weight/],
-    ['unknown top-level key', 'schedular: {}\n', 'schedular', /accepted: scheduler, auth/],
+    ['unknown top-level key', 'schedular: {}\n', 'schedular', /accepted: scheduler, auth, identity, fairness/],
   ])('%s', (_name, text, path, message) => {
     const issues = issuesOf(parseKthenaRouterConfiguration(text, ORIGIN));
     const hit = issues.find((i) => i.path === path);

@@ -1,6 +1,6 @@
 /**
  * Kthena's scheduler configuration dialect: the `schedulerConfiguration` key of the router's
- * ConfigMap, and `routerConfiguration` (the same under `scheduler:`, plus JWT `auth:`).
+ * ConfigMap, and `routerConfiguration` (the same under `scheduler:`, plus `auth:`, `identity:`, `fairness:`).
  *
  *     pluginConfig: [{name, args}]          # parameters, Kthena spelling
  *     plugins:
@@ -21,16 +21,7 @@ import {
 import { type PluginType } from './plugin-catalog';
 import { type PluginInstance, type SchedulerConfig } from './scheduler-config';
 import { validateSchedulerConfig } from './validate-scheduler-config';
-
-/** JWT authentication settings from `routerConfiguration.auth`. */
-export interface KthenaAuth {
-  /** Expected `iss` claim. */
-  issuer: string;
-  /** Accepted `aud` claims (at least one). */
-  audiences: string[];
-  /** Where the issuer's signing keys (JWKS) are fetched from. */
-  jwksUri: string;
-}
+import { parseRouterPolicy, POLICY_KEYS, type RouterPolicy } from './router-policy-parse';
 
 /** How Kthena spells and defaults a plugin's parameters, for the types where it differs from the catalog. */
 interface KthenaArgs {
@@ -258,43 +249,17 @@ export function parseKthenaScheduler(text: string, origin: string): ParseResult 
   return parseSchedulerDoc(loaded.doc, '', origin);
 }
 
-/** Validates `auth:`; absent means authentication is off. */
-function parseAuth(raw: unknown, path: string): { auth?: KthenaAuth; issues: Issue[] } {
-  if (raw === undefined || raw === null) return { issues: [] };
-  if (!isRecord(raw)) return { issues: [{ path, message: `auth must be a mapping with issuer, audiences and jwksUri (got ${describe(raw)})` }] };
-  const issues = unknownKeys(raw, ['issuer', 'audiences', 'jwksUri'], path, 'auth');
-  const { issuer, audiences, jwksUri } = raw;
-  if (typeof issuer !== 'string' || issuer.trim() === '') {
-    issues.push({ path: fieldPath(path, 'issuer'), message: `auth.issuer must be the JWT issuer (the iss claim), a non-empty string (got ${describe(issuer)})` });
-  }
-  if (!Array.isArray(audiences) || audiences.length === 0) {
-    issues.push({ path: fieldPath(path, 'audiences'), message: `auth.audiences must be a non-empty list of accepted aud claims, e.g. audiences: ["kthena.io"] (got ${describe(audiences)}); without one any token of the issuer would pass` });
-  } else {
-    audiences.forEach((a, i) => {
-      if (typeof a !== 'string' || a.trim() === '') issues.push({ path: fieldPath(fieldPath(path, 'audiences'), i), message: `audiences must be non-empty strings (got ${describe(a)})` });
-    });
-  }
-  let url: URL | undefined;
-  try { url = typeof jwksUri === 'string' ? new URL(jwksUri) : undefined; } catch { url = undefined; }
-  if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:')) {
-    issues.push({ path: fieldPath(path, 'jwksUri'), message: `auth.jwksUri must be the http(s) URL of the issuer's JWKS document (got ${describe(jwksUri)})` });
-  }
-  if (issues.length > 0) return { issues };
-  return { auth: { issuer: issuer as string, audiences: audiences as string[], jwksUri: jwksUri as string }, issues };
-}
-
 /**
  * Parses Kthena's `routerConfiguration` text: `scheduler:` (as `parseKthenaScheduler`; absent
- * runs Kthena's default plugin set) and optional `auth:` (issuer, audiences, jwksUri), which is
- * validated and returned alongside the configuration.
+ * runs Kthena's default plugin set), Kthena's `auth:` and Sluice's `identity:` and `fairness:`
+ * (router-policy-parse.ts), returned alongside the configuration as `policy`.
  */
-export function parseKthenaRouterConfiguration(text: string, origin: string): ParseResult<{ auth?: KthenaAuth }> {
+export function parseKthenaRouterConfiguration(text: string, origin: string): ParseResult<{ policy?: RouterPolicy }> {
   const loaded = loadMapping(text, 'routerConfiguration');
   if ('issues' in loaded) return loaded;
   const doc = loaded.doc;
-  const issues = unknownKeys(doc, ['scheduler', 'auth'], '', 'routerConfiguration');
-  const auth = parseAuth(doc.auth, 'auth');
-  issues.push(...auth.issues);
+  const issues = unknownKeys(doc, ['scheduler', ...POLICY_KEYS], '', 'routerConfiguration');
+  const policy = parseRouterPolicy(doc, issues);
   const sched = doc.scheduler ?? {};
   if (!isRecord(sched)) {
     issues.push({ path: 'scheduler', message: `scheduler must be a mapping with pluginConfig and plugins (got ${describe(sched)})` });
@@ -303,5 +268,5 @@ export function parseKthenaRouterConfiguration(text: string, origin: string): Pa
   const parsed = parseSchedulerDoc(sched, 'scheduler', origin);
   if ('issues' in parsed) issues.push(...parsed.issues);
   if (issues.length > 0 || 'issues' in parsed) return { issues };
-  return auth.auth ? { config: parsed.config, auth: auth.auth } : { config: parsed.config };
+  return Object.keys(policy).length > 0 ? { config: parsed.config, policy } : { config: parsed.config };
 }

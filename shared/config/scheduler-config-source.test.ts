@@ -22,9 +22,9 @@ describe('schedulerConfigFromConfigMap', () => {
     expect('config' in r && r.config.source).toBe('kthena');
   });
 
-  it('returns auth from routerConfiguration', () => {
+  it('returns the router policy from routerConfiguration', () => {
     const r = schedulerConfigFromConfigMap(cm({ routerConfiguration: 'auth:\n  issuer: i\n  audiences: [a]\n  jwksUri: https://idp/jwks\n', other: 'x' }));
-    expect('auth' in r && r.auth).toEqual({ issuer: 'i', audiences: ['a'], jwksUri: 'https://idp/jwks' });
+    expect('policy' in r && r.policy?.auth?.jwt).toMatchObject({ issuer: 'i', audiences: ['a'], jwksUri: 'https://idp/jwks' });
   });
 
   it('reads endpointPickerConfig', () => {

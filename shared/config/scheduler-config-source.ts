@@ -6,7 +6,8 @@
 import { type Issue } from '../api/validate';
 import { SLUICE_FAILOVER_DEPTH, type ParseResult } from './dialect-common';
 import { parseEndpointPickerConfig } from './endpoint-picker-dialect';
-import { parseKthenaRouterConfiguration, parseKthenaScheduler, type KthenaAuth } from './kthena-dialect';
+import { parseKthenaRouterConfiguration, parseKthenaScheduler } from './kthena-dialect';
+import { type RouterPolicy } from './router-policy-parse';
 import { type SchedulerConfig } from './scheduler-config';
 
 /**
@@ -55,7 +56,7 @@ const KEYS = {
   schedulerConfiguration: parseKthenaScheduler,
   routerConfiguration: parseKthenaRouterConfiguration,
   endpointPickerConfig: parseEndpointPickerConfig,
-} as const satisfies Record<string, (text: string, origin: string) => ParseResult<{ auth?: KthenaAuth }>>;
+} as const satisfies Record<string, (text: string, origin: string) => ParseResult<{ policy?: RouterPolicy }>>;
 
 type Key = keyof typeof KEYS;
 
@@ -69,10 +70,10 @@ function whichToKeep(present: Key[]): string {
 
 /**
  * Reads the scheduler configuration from a ConfigMap: Kthena's `schedulerConfiguration` or
- * `routerConfiguration` (which may carry JWT `auth`), or an `endpointPickerConfig` text. Exactly
+ * `routerConfiguration` (which may carry the router policy: `auth`, `identity`, `fairness`), or an `endpointPickerConfig` text. Exactly
  * one of these keys must be present; other keys are left to their owners.
  */
-export function schedulerConfigFromConfigMap(cm: SchedulerConfigMap): ParseResult<{ auth?: KthenaAuth }> {
+export function schedulerConfigFromConfigMap(cm: SchedulerConfigMap): ParseResult<{ policy?: RouterPolicy }> {
   const data = cm.data ?? {};
   const present = (Object.keys(KEYS) as Key[]).filter((k) => data[k] !== undefined);
   const where = `ConfigMap ${cm.metadata.namespace ? `${cm.metadata.namespace}/` : ''}${cm.metadata.name}`;

@@ -32,6 +32,13 @@ export const ERROR_CODES = {
   SLUICE_SNAPSHOT_INVALID: { status: 400, type: 'invalid_request_error', retryable: false, when: 'Admin API: a pushed snapshot failed validation; the previous snapshot keeps serving.' },
   SLUICE_SNAPSHOT_STALE: { status: 409, type: 'invalid_request_error', retryable: false, when: 'Admin API: a pushed snapshot has a lower version than the one serving, or the same version with other content.' },
   SLUICE_UNAUTHORIZED: { status: 401, type: 'authentication_error', retryable: false, when: 'Admin API: the bearer token is missing or wrong.' },
+  SLUICE_AUTH_REQUIRED: { status: 401, type: 'authentication_error', retryable: false, when: 'Authentication is configured and the request carries no API key or bearer token.' },
+  SLUICE_AUTH_INVALID: { status: 401, type: 'authentication_error', retryable: false, when: 'The API key is unknown, or the JWT failed verification (signature, issuer, audience, expiry or algorithm); the message says which.' },
+  SLUICE_AUTH_UNAVAILABLE: { status: 503, type: 'server_error', retryable: true, when: 'Credentials cannot be checked right now: the JWKS could not be fetched, or the API key file has never loaded.' },
+  SLUICE_RATE_LIMITED: { status: 429, type: 'rate_limit_error', retryable: true, when: 'The route\'s input or output token limit is used up; `Retry-After` and `x-ratelimit-*` headers say when it refills.' },
+  SLUICE_RATE_LIMIT_UNAVAILABLE: { status: 503, type: 'server_error', retryable: true, when: 'A global limit\'s Redis is unreachable and the route fails closed (`rateLimit.global.failureMode: closed`).' },
+  SLUICE_QUEUE_FULL: { status: 503, type: 'server_error', retryable: true, when: 'The ModelServer\'s request queue overflowed its byte or request bound and dropped this (oldest) request.' },
+  SLUICE_QUEUE_TIMEOUT: { status: 503, type: 'server_error', retryable: true, when: 'The request waited in the ModelServer\'s queue longer than its queue TTL.' },
   SLUICE_INTERNAL: { status: 500, type: 'server_error', retryable: true, when: 'A bug in Sluice; the access log has the details.' },
 } as const satisfies Record<string, ErrorCodeSpec>;
 

@@ -7,6 +7,8 @@
 import { poolTarget, type InferencePool } from '../api/inference-pool';
 import { defaultSchedulerConfig } from '../config/scheduler-config-source';
 import { parseInferencePoolAnnotations } from '../config/inference-pool-annotations';
+import { describeQueue } from '../config/queue-annotations';
+import type { QueueConfig } from '../config/router-policy';
 import type { SchedulerConfig } from '../config/scheduler-config';
 import { DEFAULT_RETRY_ATTEMPTS, formatLabels, type PodIndex } from './compile';
 import type { SchedulerIssue } from './compile-scheduler';
@@ -34,6 +36,7 @@ export function compilePool(pool: InferencePool, pods: PodIndex, lastGood: Reado
   let config: SchedulerConfig;
   let engine: SnapshotServer['engine'] = 'vLLM';
   let sched: CompiledCondition;
+  let queue: QueueConfig | null = null;
   if ('issues' in parsed) {
     issues.push({ object: `InferencePool ${key}`, issues: parsed.issues });
     config = lastGood[schedulerKey] ?? defaultSchedulerConfig();
@@ -42,7 +45,8 @@ export function compilePool(pool: InferencePool, pods: PodIndex, lastGood: Reado
   } else {
     config = parsed.config;
     engine = parsed.engine;
-    sched = { type: 'SchedulerConfigured', status: 'True', reason: 'Configured', message: `scheduler from ${config.origin}` };
+    queue = parsed.queue;
+    sched = { type: 'SchedulerConfigured', status: 'True', reason: 'Configured', message: `scheduler from ${config.origin}${queue ? `; ${describeQueue(queue)}` : ''}` };
   }
   const endpoints = ready.map((p) => ({ pod: `${namespace}/${p.metadata.name}`, address: p.status!.podIP!, port }))
     .sort((a, b) => (a.pod < b.pod ? -1 : a.pod > b.pod ? 1 : 0));
@@ -51,7 +55,7 @@ export function compilePool(pool: InferencePool, pods: PodIndex, lastGood: Reado
     : { type: 'Ready', status: 'False', reason: selected.length ? 'NoReadyEndpoints' : 'NoPodsSelected', message: selected.length ? `0/${selected.length} selected pods are Running and Ready` : `selector ${formatLabels(matchLabels)} selects no pod in namespace ${namespace}` };
   for (const c of [sched, readyCond]) if (gen !== undefined) c.observedGeneration = gen;
   return {
-    compiled: { key, engine, protocol: 'http', retry: { attempts: DEFAULT_RETRY_ATTEMPTS, intervalMs: 100 }, pd: false, scheduler: schedulerKey, endpoints },
+    compiled: { key, engine, protocol: 'http', retry: { attempts: DEFAULT_RETRY_ATTEMPTS, intervalMs: 100 }, pd: false, scheduler: schedulerKey, endpoints, ...(queue ? { queue } : {}) },
     config,
     status: { conditions: [readyCond, sched], readyEndpoints: endpoints.length, totalEndpoints: selected.length },
     issues,

@@ -16,6 +16,7 @@ import type { Issue } from '../api/validate';
 import { schedulerConfigFromConfigMap, defaultSchedulerConfig } from '../config/scheduler-config-source';
 import type { SchedulerConfig } from '../config/scheduler-config';
 import type { CompiledCondition } from './conditions';
+import type { RouterPolicy } from '../config/router-policy-parse';
 
 /** ConfigMap names that configure every ModelServer, in the order they are looked for. */
 export const ROUTER_CONFIG_NAMES = ['sluice-router-config', 'kthena-router-config'] as const;
@@ -40,15 +41,20 @@ export interface SchedulerResolution {
   /** SchedulerConfigured condition per ModelServer. */
   conditions: Map<string, CompiledCondition>;
   issues: SchedulerIssue[];
+  /**
+   * The router policy (auth, identity, fairness) from the router-wide ConfigMap; while that is
+   * invalid, the last valid one (the caller's `lastGoodPolicy`).
+   */
+  policy: RouterPolicy;
 }
 
 const cmKey = (cm: ConfigMap) => `${cm.metadata.namespace ?? 'default'}/${cm.metadata.name}`;
 const summary = (issues: Issue[]) => issues.slice(0, 3).map((i) => `${i.path}: ${i.message}`).join('; ') + (issues.length > 3 ? `; and ${issues.length - 3} more` : '');
 
 /** Resolves configurations for `servers` from `configMaps`. */
-export function resolveSchedulers(servers: readonly ModelServer[], configMaps: readonly ConfigMap[], lastGood: Readonly<Record<string, SchedulerConfig>>): SchedulerResolution {
+export function resolveSchedulers(servers: readonly ModelServer[], configMaps: readonly ConfigMap[], lastGood: Readonly<Record<string, SchedulerConfig>>, lastGoodPolicy: RouterPolicy = {}): SchedulerResolution {
   const byKey = new Map(configMaps.map((cm) => [cmKey(cm), cm]));
-  const parsed = new Map<string, { config: SchedulerConfig | null; issues: Issue[] }>();
+  const parsed = new Map<string, { config: SchedulerConfig | null; issues: Issue[]; policy?: RouterPolicy }>();
   const issues: SchedulerIssue[] = [];
   const load = (key: string) => {
     let hit = parsed.get(key);
@@ -57,7 +63,7 @@ export function resolveSchedulers(servers: readonly ModelServer[], configMaps: r
     if (!cm) hit = { config: null, issues: [{ path: '', message: `ConfigMap ${key} not found` }] };
     else {
       const r = schedulerConfigFromConfigMap(cm);
-      hit = 'issues' in r ? { config: null, issues: r.issues } : { config: r.config, issues: [] };
+      hit = 'issues' in r ? { config: null, issues: r.issues } : { config: r.config, issues: [], ...(r.policy ? { policy: r.policy } : {}) };
       if ('issues' in r) issues.push({ object: `ConfigMap ${key}`, issues: r.issues });
     }
     parsed.set(key, hit);
@@ -70,6 +76,12 @@ export function resolveSchedulers(servers: readonly ModelServer[], configMaps: r
     issues.push({ object: `ConfigMap ${cmKey(routerCms[1]!)}`, issues: [{ path: '', message: `router configuration is already taken from ConfigMap ${cmKey(routerCms[0]!)}; keep one of ${routerCms.map(cmKey).join(', ')}` }] });
   }
   const routerKey = routerCms[0] ? cmKey(routerCms[0]) : null;
+
+  let policy: RouterPolicy = {};
+  if (routerKey) {
+    const hit = load(routerKey);
+    policy = hit.config ? hit.policy ?? {} : lastGoodPolicy;
+  }
 
   const configs: Record<string, SchedulerConfig> = { [DEFAULT_SCHEDULER_KEY]: defaultSchedulerConfig() };
   const byServer = new Map<string, string>();
@@ -85,7 +97,10 @@ export function resolveSchedulers(servers: readonly ModelServer[], configMaps: r
       byServer.set(serverKey, DEFAULT_SCHEDULER_KEY);
       cond = { type: 'SchedulerConfigured', status: 'True', reason: 'BuiltInDefault', message: 'no scheduler ConfigMap; running the built-in default (see docs/scheduler-config.md)' };
     } else {
-      const { config, issues: problems } = load(key);
+      const { config, issues: problems, policy: own } = load(key);
+      if (own && key !== routerKey && !issues.some((i) => i.object === `ConfigMap ${key}` && i.issues.some((x) => x.path === 'policy'))) {
+        issues.push({ object: `ConfigMap ${key}`, issues: [{ path: 'policy', message: `${Object.keys(own).join(', ')} in ConfigMap ${key} ignored: they apply router-wide, so they are read from ${ROUTER_CONFIG_NAMES.join(' or ')} only` }] });
+      }
       if (config) {
         configs[key] = config;
         byServer.set(serverKey, key);
@@ -101,5 +116,5 @@ export function resolveSchedulers(servers: readonly ModelServer[], configMaps: r
     if (server.metadata.generation !== undefined) cond.observedGeneration = server.metadata.generation;
     conditions.set(serverKey, cond);
   }
-  return { configs, byServer, conditions, issues };
+  return { configs, byServer, conditions, issues, policy };
 }

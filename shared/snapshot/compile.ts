@@ -9,12 +9,15 @@ import type { ModelRoute } from '../api/model-route';
 import type { ModelServer } from '../api/model-server';
 import type { InferencePool } from '../api/inference-pool';
 import type { SchedulerConfig } from '../config/scheduler-config';
+import type { RouterPolicy } from '../config/router-policy-parse';
 import { parseDuration } from '../util/duration';
+import type { Issue } from '../api/validate';
+import { describeQueue, parseQueueAnnotations } from '../config/queue-annotations';
 import { resolveSchedulers, type SchedulerIssue } from './compile-scheduler';
 import { compilePool } from './compile-pool';
 import { statusKey, type CompiledCondition, type CompiledStatus } from './conditions';
 import { snapshotContentHash } from './hash';
-import { SNAPSHOT_API_VERSION, type RoutingSnapshot, type SnapshotEndpoint, type SnapshotRoute, type SnapshotServer } from './schema';
+import { SNAPSHOT_API_VERSION, type RoutingSnapshot, type SnapshotEndpoint, type SnapshotRateLimit, type SnapshotRoute, type SnapshotServer } from './schema';
 
 /** The validated objects to compile. */
 export interface ObjectSet {
@@ -31,6 +34,8 @@ export interface CompileConfig {
   generatedAt: string;
   /** Last valid scheduler configurations by key, kept when a ConfigMap turns invalid. */
   lastGoodSchedulers?: Readonly<Record<string, SchedulerConfig>>;
+  /** Last valid router policy (auth, identity, fairness), kept when the router ConfigMap turns invalid. */
+  lastGoodPolicy?: RouterPolicy;
 }
 
 /** The snapshot, the status of every route and server, and configuration problems. */
@@ -146,6 +151,15 @@ function compileServer(server: ModelServer, pods: PodIndex, scheduler: string): 
   const timeout = spec.trafficPolicy?.timeout;
   if (timeout !== undefined) compiled.timeoutMs = parseDuration(timeout) ?? undefined;
   if (spec.kvConnector?.type !== undefined) compiled.kvConnector = spec.kvConnector.type;
+  const queueIssues: Issue[] = [];
+  const queue = parseQueueAnnotations(server.metadata.annotations ?? {}, queueIssues);
+  let queueCond: CompiledCondition | null = null;
+  if (queueIssues.length > 0) {
+    queueCond = { type: 'QueueConfigured', status: 'False', reason: 'InvalidAnnotations', message: `${queueIssues.map((i) => `${i.path}: ${i.message}`).join('; ')}. Requests are not queued until this is fixed` };
+  } else if (queue) {
+    compiled.queue = queue;
+    queueCond = { type: 'QueueConfigured', status: 'True', reason: 'Configured', message: describeQueue(queue) };
+  }
 
   const gen = server.metadata.generation;
   let ready_: CompiledCondition;
@@ -165,8 +179,19 @@ function compileServer(server: ModelServer, pods: PodIndex, scheduler: string): 
   } else {
     ready_ = { type: 'Ready', status: 'True', reason: 'EndpointsReady', message: `${endpoints.length}/${selected.length} selected pods ready` };
   }
-  if (gen !== undefined) ready_.observedGeneration = gen;
-  return { compiled, status: { conditions: [ready_], readyEndpoints: endpoints.length, totalEndpoints: selected.length } };
+  const conditions = queueCond ? [ready_, queueCond] : [ready_];
+  for (const c of conditions) if (gen !== undefined) c.observedGeneration = gen;
+  return { compiled, status: { conditions, readyEndpoints: endpoints.length, totalEndpoints: selected.length } };
+}
+
+/** The snapshot form of a route's rate limit: defaults applied, Redis settings gathered. */
+function compileRateLimit(rl: NonNullable<ModelRoute['spec']['rateLimit']>): SnapshotRateLimit {
+  const out: SnapshotRateLimit = { unit: rl.unit, per: rl.per ?? 'route', tiers: {} };
+  if (rl.inputTokensPerUnit !== undefined) out.inputTokensPerUnit = rl.inputTokensPerUnit;
+  if (rl.outputTokensPerUnit !== undefined) out.outputTokensPerUnit = rl.outputTokensPerUnit;
+  for (const [tier, limits] of Object.entries(rl.tiers ?? {})) out.tiers[tier] = { ...limits };
+  if (rl.global?.redis?.address) out.redis = { address: rl.global.redis.address, failureMode: rl.global.failureMode ?? 'open' };
+  return out;
 }
 
 function compileRoute(route: ModelRoute, servers: Map<string, SnapshotServer>, older: Map<string, string>): { compiled: SnapshotRoute; status: CompiledStatus } {
@@ -192,13 +217,7 @@ function compileRoute(route: ModelRoute, servers: Map<string, SnapshotServer>, o
   });
   const compiled: SnapshotRoute = { key: keyOf(route), loraAdapters: [...(spec.loraAdapters ?? [])], rules };
   if (spec.modelName) compiled.modelName = spec.modelName;
-  if (spec.rateLimit) {
-    const rl = spec.rateLimit;
-    compiled.rateLimit = { unit: rl.unit };
-    if (rl.inputTokensPerUnit !== undefined) compiled.rateLimit.inputTokensPerUnit = rl.inputTokensPerUnit;
-    if (rl.outputTokensPerUnit !== undefined) compiled.rateLimit.outputTokensPerUnit = rl.outputTokensPerUnit;
-    if (rl.global?.redis?.address) compiled.rateLimit.redisAddress = rl.global.redis.address;
-  }
+  if (spec.rateLimit) compiled.rateLimit = compileRateLimit(spec.rateLimit);
 
   const names = [spec.modelName ? `model ${spec.modelName}` : '', compiled.loraAdapters.length ? `LoRA adapters ${compiled.loraAdapters.join(', ')}` : ''].filter(Boolean).join(' and ');
   const shadow = [spec.modelName, ...compiled.loraAdapters].filter((n): n is string => !!n && older.has(n))
@@ -217,7 +236,7 @@ export function compileSnapshot(objects: ObjectSet, config: CompileConfig): Comp
   const statuses = new Map<string, CompiledStatus>();
   const servers = new Map<string, SnapshotServer>();
   const sortedServers = [...objects.servers].sort((a, b) => (keyOf(a) < keyOf(b) ? -1 : 1));
-  const sched = resolveSchedulers(sortedServers, objects.configMaps ?? [], config.lastGoodSchedulers ?? {});
+  const sched = resolveSchedulers(sortedServers, objects.configMaps ?? [], config.lastGoodSchedulers ?? {}, config.lastGoodPolicy);
   const podIndex = new PodIndex(objects.pods);
   for (const s of sortedServers) {
     const { compiled, status } = compileServer(s, podIndex, sched.byServer.get(keyOf(s))!);
@@ -247,7 +266,12 @@ export function compileSnapshot(objects: ObjectSet, config: CompileConfig): Comp
     statuses.set(statusKey('ModelRoute', ns(r), r.metadata.name), status);
     for (const n of [compiled.modelName, ...compiled.loraAdapters]) if (n && !older.has(n)) older.set(n, compiled.key);
   }
-  const content = { routes, servers: [...servers.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)), schedulers: schedulerConfigs };
+  const content = {
+    routes,
+    servers: [...servers.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)),
+    schedulers: schedulerConfigs,
+    ...sched.policy,
+  };
   const snapshot: RoutingSnapshot = {
     apiVersion: SNAPSHOT_API_VERSION,
     kind: 'RoutingSnapshot',

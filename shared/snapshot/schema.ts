@@ -7,9 +7,10 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { INFERENCE_ENGINES, KV_CONNECTOR_TYPES } from '../api/model-server';
-import { RATE_LIMIT_UNITS } from '../api/model-route';
+import { RATE_LIMIT_FAILURE_MODES, RATE_LIMIT_SCOPES, RATE_LIMIT_UNITS } from '../api/model-route';
 import { StringEnum } from '../api/schema-kit';
 import { SchedulerConfig } from '../config/scheduler-config';
+import { AuthConfig, FairnessConfig, IdentityConfig, QueueConfig } from '../config/router-policy';
 
 /** The snapshot format; bumped on incompatible changes. */
 export const SNAPSHOT_API_VERSION = 'sluice.dev/v1alpha1';
@@ -36,18 +37,30 @@ export const SnapshotRule = Type.Object({
   targets: Type.Array(SnapshotTarget, { minItems: 1 }),
 }, { additionalProperties: false });
 
+const Limits = {
+  inputTokensPerUnit: Type.Optional(Type.Integer({ minimum: 1 })),
+  outputTokensPerUnit: Type.Optional(Type.Integer({ minimum: 1 })),
+};
+
+/** A route's token rate limit: the limits, whose budget they are, tier overrides, and Redis for a global one. */
+export const SnapshotRateLimit = Type.Object({
+  ...Limits,
+  unit: StringEnum(RATE_LIMIT_UNITS),
+  per: StringEnum(RATE_LIMIT_SCOPES),
+  tiers: Type.Record(Type.String(), Type.Object(Limits, { additionalProperties: false })),
+  redis: Type.Optional(Type.Object({
+    address: Type.String({ minLength: 3 }),
+    failureMode: StringEnum(RATE_LIMIT_FAILURE_MODES),
+  }, { additionalProperties: false })),
+}, { additionalProperties: false });
+
 /** A compiled ModelRoute. */
 export const SnapshotRoute = Type.Object({
   key: Type.String({ minLength: 3 }),
   modelName: Type.Optional(Type.String({ minLength: 1 })),
   loraAdapters: Type.Array(Type.String({ minLength: 1 })),
   rules: Type.Array(SnapshotRule, { minItems: 1 }),
-  rateLimit: Type.Optional(Type.Object({
-    inputTokensPerUnit: Type.Optional(Type.Integer({ minimum: 1 })),
-    outputTokensPerUnit: Type.Optional(Type.Integer({ minimum: 1 })),
-    unit: StringEnum(RATE_LIMIT_UNITS),
-    redisAddress: Type.Optional(Type.String()),
-  }, { additionalProperties: false })),
+  rateLimit: Type.Optional(SnapshotRateLimit),
 }, { additionalProperties: false });
 
 /** One engine pod of a ModelServer. */
@@ -71,6 +84,8 @@ export const SnapshotServer = Type.Object({
   pd: Type.Boolean(),
   /** Key into the snapshot's `schedulers`. */
   scheduler: Type.String({ minLength: 1 }),
+  /** Request queue settings; absent when the server does not queue. */
+  queue: Type.Optional(QueueConfig),
   endpoints: Type.Array(SnapshotEndpoint),
 }, { additionalProperties: false });
 
@@ -85,6 +100,12 @@ export const RoutingSnapshot = Type.Object({
   servers: Type.Array(SnapshotServer),
   /** Normalised scheduler configurations by key (`default`, or `namespace/configmap`). */
   schedulers: Type.Record(Type.String(), SchedulerConfig),
+  /** Router-wide authentication; absent means none. */
+  auth: Type.Optional(AuthConfig),
+  /** Identity headers trusted when auth is off. */
+  identity: Type.Optional(IdentityConfig),
+  /** Fairness queue ordering; absent means the defaults. */
+  fairness: Type.Optional(FairnessConfig),
 }, { additionalProperties: false });
 
 /** A routing snapshot. */
@@ -95,6 +116,8 @@ export type SnapshotRoute = Static<typeof SnapshotRoute>;
 export type SnapshotRule = Static<typeof SnapshotRule>;
 /** A compiled server. */
 export type SnapshotServer = Static<typeof SnapshotServer>;
+/** A compiled rate limit. */
+export type SnapshotRateLimit = Static<typeof SnapshotRateLimit>;
 /** A compiled endpoint. */
 export type SnapshotEndpoint = Static<typeof SnapshotEndpoint>;
 
