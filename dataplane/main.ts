@@ -14,6 +14,7 @@ import { SnapshotStore } from './routing/snapshot-store';
 import { SchedulerEnv } from './scheduler/scheduler-env';
 import { createAdminApp } from './server/admin-server';
 import { DataplaneMetrics } from './server/metrics';
+import { Governance } from './server/governance';
 import { createTrafficServer } from './server/traffic-server';
 import { parseDataplaneSettings, type DataplaneSettings } from './settings';
 
@@ -48,9 +49,13 @@ export async function startDataplane(settings: DataplaneSettings): Promise<Datap
     onScrape: (ep, ok, seconds) => {
       metrics.scrapes.labels(ep.pod, ok ? 'ok' : 'error').inc();
       metrics.scrapeDuration.observe(seconds);
+      // Fresh saturation metrics may free capacity for queued requests.
+      governance?.pumpAll();
     },
   });
   const store = new SnapshotStore(registry, schedulerEnv);
+  // Created once the store exists; the scraper's callback above reads it late.
+  let governance: Governance | null = null;
   if (settings.snapshotFile && existsSync(settings.snapshotFile)) {
     try {
       const result = store.apply(readSnapshotFile(settings.snapshotFile));
@@ -60,8 +65,9 @@ export async function startDataplane(settings: DataplaneSettings): Promise<Datap
       log.warn({ err, file: settings.snapshotFile }, 'startup snapshot unreadable; waiting for a push');
     }
   }
-  const traffic = createTrafficServer({ settings, store, metrics, log });
-  const admin = createAdminApp({ pushToken: settings.pushToken, store, registry, metrics, log, schedulerEnv });
+  governance = new Governance({ store, metrics, log });
+  const traffic = createTrafficServer({ settings, store, metrics, log, governance });
+  const admin = createAdminApp({ pushToken: settings.pushToken, store, registry, metrics, log, schedulerEnv, governance });
   const trafficPort = await listen(traffic, settings.listen.host, settings.listen.port);
   scraper.start();
   const adminHttp = createServer(admin);
@@ -73,6 +79,7 @@ export async function startDataplane(settings: DataplaneSettings): Promise<Datap
     adminPort,
     async close() {
       await scraper.stop();
+      await governance!.close();
       await Promise.all([
         new Promise((r) => traffic.close(r)),
         new Promise((r) => adminHttp.close(r)),

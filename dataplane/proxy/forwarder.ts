@@ -24,6 +24,8 @@ export interface ForwardOutcome {
   attempts: number;
   upstreamHeadersMs: number | null;
   usage: Usage | null;
+  /** JSON events of a streamed answer (the output-token estimate when it carried no usage). */
+  streamEvents: number;
   /** True when the client went away (or the stream was cut) before the answer was complete. */
   aborted: boolean;
 }
@@ -79,7 +81,7 @@ export async function forward(fr: ForwardRequest, res: ServerResponse): Promise<
   if (order.length === 0) {
     throw new SluiceError('SLUICE_NO_ENDPOINTS', `ModelServer ${server.key} has no ready endpoints; check its Ready condition`);
   }
-  const outcome: ForwardOutcome = { endpoint: null, status: 0, attempts: 0, upstreamHeadersMs: null, usage: null, aborted: false };
+  const outcome: ForwardOutcome = { endpoint: null, status: 0, attempts: 0, upstreamHeadersMs: null, usage: null, streamEvents: 0, aborted: false };
   let current: RelayHandler | null = null;
   let wake: (() => void) | null = null;
   let stop: 'timeout' | 'client' | null = null;
@@ -121,8 +123,11 @@ export async function forward(fr: ForwardRequest, res: ServerResponse): Promise<
       if (result.kind === 'relayed') {
         outcome.status = result.status;
         outcome.usage = tap.usage();
+        outcome.streamEvents = tap.events;
         return outcome;
       }
+      // A cut stream was still generated up to here: what the client got counts as output.
+      outcome.streamEvents = tap.events;
       if (stop === 'client') {
         outcome.aborted = true;
         return outcome;

@@ -16,4 +16,12 @@ describe('usage tap', () => {
     tap.push(Buffer.from('"usage":{"prompt_tokens":1,"completion_tokens":2}}'));
     expect(tap.usage()).toEqual({ promptTokens: 1, completionTokens: 2 });
   });
+
+  it('counts stream events for streams without usage', () => {
+    const tap = new UsageTap();
+    tap.push(Buffer.from('data: {"choices":[{"delta":{"content":"a"}}]}\n\ndata: {"choices":[{"delta":'));
+    tap.push(Buffer.from('{"content":"b"}}]}\n\ndata: [DONE]\n\n'));
+    expect(tap.events).toBe(2);
+    expect(tap.usage()).toBeNull();
+  });
 });

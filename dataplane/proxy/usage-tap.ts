@@ -12,14 +12,23 @@ export interface Usage {
 }
 
 const TAIL = 8192;
+const EVENT = Buffer.from('data: {');
 
 /** Collects the tail of a response. */
 export class UsageTap {
   private chunks: Buffer[] = [];
   private size = 0;
+  /**
+   * JSON events of a server-sent-event stream seen so far (`data: {`; `data: [DONE]` is not one).
+   * Engines send about one token per event, so when a stream carries no usage (the client did not
+   * ask for `stream_options.include_usage`) this is the output-token estimate rate limits and
+   * fairness charge. A marker split across two chunks is missed, which only under-counts by one.
+   */
+  events = 0;
 
   /** Sees one chunk on its way to the client. */
   push(chunk: Buffer): void {
+    for (let at = chunk.indexOf(EVENT); at >= 0; at = chunk.indexOf(EVENT, at + EVENT.length)) this.events += 1;
     this.chunks.push(chunk);
     this.size += chunk.length;
     while (this.chunks.length > 1 && this.size - this.chunks[0]!.length >= TAIL) this.size -= this.chunks.shift()!.length;

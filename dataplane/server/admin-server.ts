@@ -5,7 +5,7 @@
  *   PUT  /v1/snapshot               bearer token; 200 applied/unchanged, 400 invalid, 409 stale
  *   GET  /v1/snapshot               version and hash serving (?full=1 for the whole snapshot)
  *   GET  /metrics                   Prometheus text format
- *   GET  /debug/config_dump/{modelroutes,modelservers,pods,scheduler}
+ *   GET  /debug/config_dump/{modelroutes,modelservers,pods,scheduler,auth,queues}
  *   GET  /healthz
  */
 import { timingSafeEqual, createHash } from 'node:crypto';
@@ -16,6 +16,7 @@ import type { EndpointRegistry } from '../proxy/endpoint-registry';
 import type { SnapshotStore } from '../routing/snapshot-store';
 import type { SchedulerEnv } from '../scheduler/scheduler-env';
 import type { DataplaneMetrics } from './metrics';
+import type { Governance } from './governance';
 
 /** What the admin listener needs. */
 export interface AdminDeps {
@@ -25,6 +26,7 @@ export interface AdminDeps {
   readonly metrics: DataplaneMetrics;
   readonly log: Logger;
   readonly schedulerEnv: SchedulerEnv;
+  readonly governance: Governance;
 }
 
 function send(res: Response, code: ErrorCode, message: string, extra: Record<string, unknown> = {}): void {
@@ -85,6 +87,10 @@ export function createAdminApp(deps: AdminDeps): express.Express {
       if (ep.metrics.stale) stale++;
     }
     deps.metrics.staleEndpoints.set(stale);
+    for (const [server, q] of Object.entries(deps.governance.queueStats())) {
+      deps.metrics.queueRequests.labels(server).set(q.queued);
+      deps.metrics.queueBytes.labels(server).set(q.bytes);
+    }
     res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
   });
 
@@ -108,8 +114,12 @@ export function createAdminApp(deps: AdminDeps): express.Express {
           servers: Object.fromEntries(table.snapshot.servers.map((s) => [s.key, s.scheduler])),
           prefixIndexBlocksPerEndpoint: deps.schedulerEnv.dump(),
         });
+      case 'auth':
+        return void res.json({ version: table.snapshot.version, ...deps.governance.auth.status() });
+      case 'queues':
+        return void res.json({ version: table.snapshot.version, fairness: table.snapshot.fairness ?? null, queues: deps.governance.queueStats(), trackedUsers: deps.governance.usage.size });
       default:
-        return send(res, 'SLUICE_NOT_FOUND', `no dump ${req.params.what}; try modelroutes, modelservers, pods or scheduler`);
+        return send(res, 'SLUICE_NOT_FOUND', `no dump ${req.params.what}; try modelroutes, modelservers, pods, scheduler, auth or queues`);
     }
   });
 

@@ -38,6 +38,42 @@ export class DataplaneMetrics {
   /** Snapshot offers by outcome. */
   readonly snapshotApplies = new Counter({ name: 'sluice_snapshot_applies_total', help: 'Snapshots offered to this data plane, by result (applied, unchanged, invalid, stale).', labelNames: ['result'] as const, registers: [this.registry] });
 
+  /** Rate-limit checks by route and result. */
+  readonly rateLimitDecisions = new Counter({ name: 'sluice_ratelimit_decisions_total', help: 'Token rate-limit checks, by route and result (allowed, allowed_degraded: decided locally while Redis was down, limited).', labelNames: ['route', 'result'] as const, registers: [this.registry] });
+  /** Whether each Redis of a global limit is reachable. */
+  readonly redisUp = new Gauge({ name: 'sluice_ratelimit_redis_up', help: '1 while the Redis of a global rate limit is reachable, 0 while it is not, by address.', labelNames: ['address'] as const, registers: [this.registry] });
+  /** Charges lost while Redis was down (fail-closed budgets). */
+  readonly rateLimitChargesDropped = new Counter({ name: 'sluice_ratelimit_charges_dropped_total', help: 'Token charges not recorded because the Redis of a fail-closed global limit was down, by address.', labelNames: ['address'] as const, registers: [this.registry] });
+  /** Tokens served, by route and kind. */
+  readonly tokensTotal = new Counter({ name: 'sluice_tokens_total', help: 'Tokens served, by route and kind (input: prompt tokens, output: generated tokens); from the engines\' usage, else estimated.', labelNames: ['route', 'kind'] as const, registers: [this.registry] });
+  /** Queue wait of released requests. */
+  readonly queueWait = new Histogram({ name: 'sluice_queue_wait_seconds', help: 'Time requests released from a ModelServer queue spent waiting, by server.', labelNames: ['server'] as const, buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60], registers: [this.registry] });
+  /** Queue outcomes. */
+  readonly queueOutcomes = new Counter({ name: 'sluice_queue_outcomes_total', help: 'Requests seen by a ModelServer queue, by server and outcome (immediate, released, timed_out, dropped, rejected, cancelled, closed).', labelNames: ['server', 'outcome'] as const, registers: [this.registry] });
+  /** Queued requests now. */
+  readonly queueRequests = new Gauge({ name: 'sluice_queue_requests', help: 'Requests waiting in a ModelServer queue, by server.', labelNames: ['server'] as const, registers: [this.registry] });
+  /** Queued bytes now. */
+  readonly queueBytes = new Gauge({ name: 'sluice_queue_bytes', help: 'Request body bytes waiting in a ModelServer queue, by server.', labelNames: ['server'] as const, registers: [this.registry] });
+
+  private readonly decisionChildren = new Map<string, CounterChild>();
+  private readonly tokenChildren = new Map<string, [CounterChild, CounterChild]>();
+
+  /** Counts one rate-limit check. */
+  rateLimitDecision(route: string, result: 'allowed' | 'allowed_degraded' | 'limited'): void {
+    const k = `${route}\u0000${result}`;
+    let c = this.decisionChildren.get(k);
+    if (!c) this.decisionChildren.set(k, (c = this.rateLimitDecisions.labels(route, result)));
+    c.inc();
+  }
+
+  /** Counts the tokens of one request. */
+  tokens(route: string, input: number, output: number): void {
+    let c = this.tokenChildren.get(route);
+    if (!c) this.tokenChildren.set(route, (c = [this.tokensTotal.labels(route, 'input'), this.tokensTotal.labels(route, 'output')]));
+    if (input > 0) c[0].inc(input);
+    if (output > 0) c[1].inc(output);
+  }
+
   // Bound children by label values: prom-client hashes a label object on every labels() call,
   // which the request path should not pay. Bounded by routes × servers × status codes seen.
   private readonly requestChildren = new Map<string, CounterChild>();

@@ -17,7 +17,11 @@ import type { ScoreBreakdown } from '../scheduler/scheduler';
 import type { SchedulingRequest } from '../scheduler/types';
 import type { Endpoint } from '../proxy/endpoint-registry';
 import type { DataplaneSettings } from '../settings';
+import type { Identity } from '../../shared/config/router-policy';
+import { QueueCancelledError, type QueueRelease } from '../queue/fair-queue';
+import { spentFrom, type Governance, type RateTicket } from './governance';
 import { sendError } from './http-errors';
+import { estimateInputTokens } from './token-estimate';
 import type { DataplaneMetrics } from './metrics';
 import { parseBody, readBody } from './request-body';
 
@@ -27,6 +31,7 @@ export interface TrafficDeps {
   readonly store: SnapshotStore;
   readonly metrics: DataplaneMetrics;
   readonly log: Logger;
+  readonly governance: Governance;
 }
 
 const INFERENCE_PATHS = new Set(['/v1/completions', '/v1/chat/completions', '/v1/embeddings']);
@@ -44,6 +49,13 @@ interface RequestRecord {
   outcome?: ForwardOutcome;
   code?: ErrorCode;
   error?: string;
+  identity?: Identity;
+  /** Estimated prompt tokens, computed once when something needs it. */
+  estimate?: number;
+  rate?: RateTicket | null;
+  /** The server's queue let the request through (and charged its estimate to the user). */
+  queued?: boolean;
+  queueWaitMs?: number;
 }
 
 /** Creates (but does not start) the traffic server. */
@@ -101,11 +113,17 @@ async function inference(deps: TrafficDeps, req: IncomingMessage, res: ServerRes
   const t0 = process.hrtime.bigint();
   const incomingId = req.headers['x-request-id'];
   const rec: RequestRecord = { id: typeof incomingId === 'string' ? incomingId : `${ID_PREFIX}-${++idCounter}`, path };
+  let json: Record<string, unknown> | null = null;
+  const estimate = () => (rec.estimate ??= json ? estimateInputTokens(json) : 0);
   try {
     const table = deps.store.current();
     const raw = await readBody(req, deps.settings.maxBodyBytes);
     if (!table) throw new SluiceError('SLUICE_NOT_READY', 'no routing snapshot received yet; the operator pushes one, or start with --snapshot-file');
+    const who = deps.governance.authenticate(req.headers);
+    const identity = who instanceof Promise ? await who : who;
+    rec.identity = identity;
     const body = parseBody(raw);
+    json = body.json;
     rec.model = body.model;
     rec.stream = body.stream;
     const match = table.match({ model: body.model, path, headers: req.headers });
@@ -125,13 +143,36 @@ async function inference(deps: TrafficDeps, req: IncomingMessage, res: ServerRes
     if (server.endpoints.length === 0) {
       throw new SluiceError('SLUICE_NO_ENDPOINTS', `ModelServer ${server.key} has no ready endpoints; check its Ready condition`);
     }
-    const json = body.json;
-    const sreq: SchedulingRequest = { model: body.model, lora: match.isLora ? body.model : null, hashes: new PrefixHashes(() => promptText(json)) };
+    // Rate limit after routing: a request that matches no route, or an unusable one, spends nothing.
+    if (match.route.spec.rateLimit) {
+      const t = deps.governance.admitRate(match.route, identity, estimate());
+      rec.rate = t instanceof Promise ? await t : t;
+    }
+    const queue = deps.governance.queueOf(server);
+    let release: QueueRelease | null = null;
+    if (queue) {
+      const abort = new AbortController();
+      const onGone = () => abort.abort();
+      res.once('close', onGone);
+      try {
+        const admitted = deps.governance.admitQueue(queue, req.headers, identity, raw.length, estimate(), abort.signal);
+        if (admitted !== true) {
+          release = await admitted;
+          rec.queueWaitMs = release.waitMs;
+        }
+      } finally {
+        res.off('close', onGone);
+      }
+      rec.queued = true;
+    }
+    const sreq: SchedulingRequest = { model: body.model, lora: match.isLora ? body.model : null, hashes: new PrefixHashes(() => promptText(body.json)) };
     const decision = server.scheduler.schedule(sreq, server.endpoints, deps.settings.decisionHeader);
     if (decision.bypassed) deps.metrics.filterBypasses.labels(server.key).inc(decision.bypassed);
+    const cap = server.spec.queue?.maxInFlightPerEndpoint;
+    const order = cap === undefined ? decision.order : withRoomFirst(decision.order, cap);
     // Record the pick at once (as Kthena's PostSchedule does): the next request of the same group
     // may arrive long before this one's stream ends, and must find its prefix where it is going.
-    const picked = decision.order[0]!;
+    const picked = order[0]!;
     server.scheduler.served(sreq, picked);
     let out = raw;
     const model = server.spec.model;
@@ -139,29 +180,58 @@ async function inference(deps: TrafficDeps, req: IncomingMessage, res: ServerRes
       body.json.model = model;
       out = Buffer.from(JSON.stringify(body.json));
     }
-    rec.outcome = await forward({
+    const headers = upstreamRequestHeaders(req.headers, out.length);
+    // Sluice's credential is for Sluice: an engine never sees the client's key or token.
+    if (table.snapshot.auth) {
+      delete headers.authorization;
+      delete headers['x-api-key'];
+    }
+    const rateHeaders = rec.rate?.headers;
+    const explain = decision.explanations;
+    const sending = forward({
       server,
-      order: decision.order,
-      extraHeaders: decision.explanations ? (ep) => decisionHeader(decision.profile, ep, decision.explanations!.get(ep)) : undefined,
+      order,
+      extraHeaders: explain || rateHeaders
+        ? (ep) => ({ ...rateHeaders, ...(explain ? decisionHeader(decision.profile, ep, explain.get(ep)) : {}) })
+        : undefined,
       path,
-      headers: upstreamRequestHeaders(req.headers, out.length),
+      headers,
       body: out,
       stream: body.stream,
       startedAt,
       onFailover: (reason) => deps.metrics.failovers.labels(server.key, reason).inc(),
     }, res);
+    // forward() counted the first endpoint in flight before its first await: the queue's slot is taken.
+    release?.claim();
+    rec.outcome = await sending;
     const served = rec.outcome.endpoint;
     // After a failover the endpoint that answered holds the prefix too; teach the index the truth.
     if (served && served !== picked && rec.outcome.status > 0 && rec.outcome.status < 400) server.scheduler.served(sreq, served);
   } catch (err) {
-    const e = err instanceof SluiceError ? err : new SluiceError('SLUICE_INTERNAL', 'internal error; see the data-plane log');
-    if (!(err instanceof SluiceError)) deps.log.error({ err, requestId: rec.id }, 'request failed');
-    rec.code = e.code;
-    rec.error = e.message;
-    deps.metrics.errors.labels(e.code).inc();
-    sendError(res, e.code, e.message, { 'x-request-id': rec.id });
+    if (err instanceof QueueCancelledError) {
+      rec.error = err.message;
+    } else {
+      const e = err instanceof SluiceError ? err : new SluiceError('SLUICE_INTERNAL', 'internal error; see the data-plane log');
+      if (!(err instanceof SluiceError)) deps.log.error({ err, requestId: rec.id }, 'request failed');
+      rec.code = e.code;
+      rec.error = e.message;
+      deps.metrics.errors.labels(e.code).inc();
+      sendError(res, e.code, e.message, { 'x-request-id': rec.id, ...(err as { headers?: Record<string, string> }).headers });
+    }
+  }
+  if (rec.identity && rec.match && (rec.rate || rec.queued || deps.governance.tracksUsage)) {
+    const o = rec.outcome;
+    const relayed = o !== undefined && o.status > 0;
+    deps.governance.settle(rec.identity, rec.server ?? null, rec.rate ?? null, rec.queued === true, estimate(),
+      o ? spentFrom(o.usage, o.streamEvents, relayed, estimate()) : { input: 0, output: 0 });
   }
   finish(deps, rec, res, t0);
+}
+
+/** The scheduler's order with endpoints under the per-endpoint in-flight cap first (stable). */
+function withRoomFirst(order: readonly Endpoint[], cap: number): readonly Endpoint[] {
+  if (order.every((ep) => ep.inFlight < cap)) return order;
+  return [...order.filter((ep) => ep.inFlight < cap), ...order.filter((ep) => ep.inFlight >= cap)];
 }
 
 /** `x-sluice-decision: endpoint=ns/pod; profile=default; total=0.812; least-request=1.000*1; ...` */
@@ -182,6 +252,7 @@ function finish(deps: TrafficDeps, rec: RequestRecord, res: ServerResponse, t0: 
   const server = rec.server?.key ?? '';
   const o = rec.outcome;
   deps.metrics.observeRequest(route, server, status, seconds, o?.upstreamHeadersMs != null ? o.upstreamHeadersMs / 1000 : null);
+  if (o?.usage) deps.metrics.tokens(route, o.usage.promptTokens, o.usage.completionTokens);
   if (!deps.settings.accessLog) return;
   deps.log.info({
     msg: 'access',
@@ -203,5 +274,8 @@ function finish(deps: TrafficDeps, rec: RequestRecord, res: ServerResponse, t0: 
     upstreamHeadersMs: o?.upstreamHeadersMs ?? undefined,
     promptTokens: o?.usage?.promptTokens,
     completionTokens: o?.usage?.completionTokens,
+    user: rec.identity && rec.identity.via !== 'anonymous' ? rec.identity.user : undefined,
+    tier: rec.identity?.tier ?? undefined,
+    queueWaitMs: rec.queueWaitMs,
   });
 }
