@@ -15,6 +15,10 @@ export interface LocalSluice {
   dir: string;
   url: string;
   adminUrl: string;
+  /** Every data-plane replica's traffic and admin URLs (the first is `url`/`adminUrl`). */
+  urls: string[];
+  adminUrls: string[];
+  dataplanes: Proc[];
   token: string;
   sim: Proc;
   dataplane: Proc;
@@ -38,6 +42,8 @@ export interface LocalOptions {
   dataplaneArgs?: string[];
   /** Simulator time scale. */
   timeScale?: number;
+  /** Data-plane replicas, all pushed to by the one operator (default 1). */
+  replicas?: number;
 }
 
 /** Reads a quickstart example file. */
@@ -61,26 +67,40 @@ export async function startLocalSluice(opts: LocalOptions): Promise<LocalSluice>
   writeFileSync(simConfig, JSON.stringify({ pods, timeScale: opts.timeScale ?? 50 }));
   const { proc: sim } = await startNode('hack/engine-sim/main.js', ['--config', simConfig], /engine-sim ready/);
   const token = 'test-token';
-  const { proc: dataplane, match } = await startNode('dataplane/main.js', ['--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--push-token', token, ...(opts.dataplaneArgs ?? [])],
-    /"trafficPort":(\d+),"adminPort":(\d+)/);
-  const url = `http://127.0.0.1:${match[1]}`;
-  const adminUrl = `http://127.0.0.1:${match[2]}`;
+  const dataplanes: Proc[] = [];
+  const urls: string[] = [];
+  const adminUrls: string[] = [];
+  for (let i = 0; i < (opts.replicas ?? 1); i++) {
+    const { proc, match } = await startNode('dataplane/main.js', ['--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--push-token', token, ...(opts.dataplaneArgs ?? [])],
+      /"trafficPort":(\d+),"adminPort":(\d+)/);
+    dataplanes.push(proc);
+    urls.push(`http://127.0.0.1:${match[1]}`);
+    adminUrls.push(`http://127.0.0.1:${match[2]}`);
+  }
+  const dataplane = dataplanes[0]!;
+  const url = urls[0]!;
+  const adminUrl = adminUrls[0]!;
   const statusFile = join(tmp.dir, 'status.json');
-  const { proc: operator } = await startNode('operator/main.js', ['--watch-dir', dir, '--snapshot-out', join(tmp.dir, 'snapshot.json'), '--status-out', statusFile, '--push-url', adminUrl, '--push-token', token, '--debounce-ms', '50'],
+  const { proc: operator } = await startNode('operator/main.js', ['--watch-dir', dir, '--snapshot-out', join(tmp.dir, 'snapshot.json'), '--status-out', statusFile, ...adminUrls.flatMap((u) => ['--push-url', u]), '--push-token', token, '--debounce-ms', '50'],
     /snapshot compiled/);
-  const servingVersion = async () => {
-    const res = await request(`${adminUrl}/v1/snapshot`);
+  const versionOf = async (admin: string) => {
+    const res = await request(`${admin}/v1/snapshot`);
     if (res.statusCode !== 200) {
       await res.body.dump();
       return 0;
     }
     return ((await res.body.json()) as { version: number }).version;
   };
+  // The lowest version any replica serves: a change is live once every replica has it.
+  const servingVersion = async () => Math.min(...(await Promise.all(adminUrls.map(versionOf))));
   await waitFor('first snapshot served', servingVersion);
   return {
     dir,
     url,
     adminUrl,
+    urls,
+    adminUrls,
+    dataplanes,
     token,
     sim,
     dataplane,
