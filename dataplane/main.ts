@@ -18,6 +18,9 @@ import { Governance } from './server/governance';
 import { createTrafficServer } from './server/traffic-server';
 import { parseDataplaneSettings, type DataplaneSettings } from './settings';
 
+/** Longest a shutdown waits for requests in flight (Kubernetes' default grace period is 30 s). */
+const DRAIN_TIMEOUT_MS = 20_000;
+
 /** A running data plane. */
 export interface Dataplane {
   readonly store: SnapshotStore;
@@ -80,10 +83,15 @@ export async function startDataplane(settings: DataplaneSettings): Promise<Datap
     async close() {
       await scraper.stop();
       await governance!.close();
-      await Promise.all([
+      // Stop accepting, let requests in flight finish, but not for ever: a client that keeps a
+      // connection busy must not hold the pod past its termination grace period.
+      const closed = Promise.all([
         new Promise((r) => traffic.close(r)),
         new Promise((r) => adminHttp.close(r)),
       ]);
+      let drainTimer: NodeJS.Timeout | undefined;
+      await Promise.race([closed, new Promise((r) => { drainTimer = setTimeout(r, DRAIN_TIMEOUT_MS); })]);
+      clearTimeout(drainTimer);
       traffic.closeAllConnections();
       adminHttp.closeAllConnections();
       await registry.close();

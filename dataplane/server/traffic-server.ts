@@ -164,6 +164,11 @@ async function inference(deps: TrafficDeps, req: IncomingMessage, res: ServerRes
         res.off('close', onGone);
       }
       rec.queued = true;
+      if (res.destroyed) {
+        // Released in the same turn the client hung up: give the slot back instead of sending.
+        release?.claim();
+        throw new QueueCancelledError(server.key, rec.queueWaitMs ?? 0, null);
+      }
     }
     const sreq: SchedulingRequest = { model: body.model, lora: match.isLora ? body.model : null, hashes: new PrefixHashes(() => promptText(body.json)) };
     const decision = server.scheduler.schedule(sreq, server.endpoints, deps.settings.decisionHeader);
@@ -210,6 +215,7 @@ async function inference(deps: TrafficDeps, req: IncomingMessage, res: ServerRes
   } catch (err) {
     if (err instanceof QueueCancelledError) {
       rec.error = err.message;
+      res.destroy();
     } else {
       const e = err instanceof SluiceError ? err : new SluiceError('SLUICE_INTERNAL', 'internal error; see the data-plane log');
       if (!(err instanceof SluiceError)) deps.log.error({ err, requestId: rec.id }, 'request failed');
