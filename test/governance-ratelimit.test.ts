@@ -121,10 +121,10 @@ describe('token rate limits', () => {
     const e = err as InstanceType<typeof OpenAI.APIError>;
     expect(e.status).toBe(429);
     expect(e.error).toMatchObject({ type: 'rate_limit_error', code: 'SLUICE_RATE_LIMITED', message: expect.stringMatching(/input token limit of route default\/shared exceeded: 2000 tokens per second/) });
-    expect(Number(e.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
-    expect(e.headers.get('x-ratelimit-limit-tokens')).toBe('2000');
-    expect(Number(e.headers.get('x-ratelimit-remaining-tokens'))).toBeLessThan(PROMPT_TOKENS);
-    expect(e.headers.get('x-ratelimit-reset-tokens')).toMatch(/^\d+(\.\d+)?m?s$/);
+    expect(Number(e.headers!.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(e.headers!.get('x-ratelimit-limit-tokens')).toBe('2000');
+    expect(Number(e.headers!.get('x-ratelimit-remaining-tokens'))).toBeLessThan(PROMPT_TOKENS);
+    expect(e.headers!.get('x-ratelimit-reset-tokens')).toMatch(/^\d+(\.\d+)?m?s$/);
   });
 
   it('charges output tokens from usage even past the limit, then refuses until it refills', async () => {
