@@ -106,12 +106,15 @@ describe('UsageWindow', () => {
     expect([usage.usage('a'), usage.usage('b'), usage.usage('c'), usage.usage('d')]).toEqual([2, 0, 1, 1]);
   });
 
-  it('keeps usage when only weights change and forgets it when the window length changes', () => {
+  it('keeps usage across identical settings and forgets it when weights or the window change', () => {
     const { usage } = make();
     usage.add('alice', 10, 0);
+    usage.configure({ windowMs: WINDOW, inputTokenWeight: 1, outputTokenWeight: 1 });
+    expect(usage.usage('alice')).toBe(10);
     usage.configure({ windowMs: WINDOW, inputTokenWeight: 2, outputTokenWeight: 1 });
+    expect(usage.usage('alice')).toBe(0);
     usage.add('alice', 10, 0);
-    expect(usage.usage('alice')).toBe(30);
+    expect(usage.usage('alice')).toBe(20);
     usage.configure({ windowMs: WINDOW * 2, inputTokenWeight: 2, outputTokenWeight: 1 });
     expect(usage.usage('alice')).toBe(0);
   });

@@ -64,15 +64,20 @@ export class UsageWindow {
   }
 
   /**
-   * Applies new fairness settings (a snapshot swap). New weights apply to later charges; a new
-   * window length changes the bucket width, so the recorded usage is forgotten.
+   * Applies new fairness settings (a snapshot swap; unchanged settings change nothing). New
+   * weights or a new window forget the recorded usage: usage weighed one way cannot be compared
+   * with usage weighed another, and a stale ordering would otherwise outlive the change by a
+   * whole window (with weights set to 0 for FIFO, the last usage would rank users for good).
    */
   configure(config: UsageWindowConfig): void {
+    const changed = config.windowMs !== this.windowMs || config.inputTokenWeight !== this.inputWeight || config.outputTokenWeight !== this.outputWeight;
     this.inputWeight = config.inputTokenWeight;
     this.outputWeight = config.outputTokenWeight;
     if (config.windowMs !== this.windowMs) {
       this.windowMs = config.windowMs;
       this.bucketMs = config.windowMs / this.n;
+    }
+    if (changed) {
       this.users.clear();
       this.sweptBucket = -Infinity;
     }

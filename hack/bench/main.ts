@@ -16,7 +16,9 @@
  */
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { DEFAULT_FAIRNESS, fairnessMarkdown, runFairness } from './fairness';
 import { DEFAULT_OVERHEAD, runOverhead, type OverheadOptions } from './overhead';
+import { DEFAULT_RATELIMIT_COST, ratelimitCostMarkdown, runRatelimitCost } from './ratelimit-cost';
 import { stopAll } from './processes';
 import { overheadMarkdown, overheadSummary } from './report';
 import { DEFAULT_MICRO, microMarkdown, runSchedulerMicro, type MicroOptions } from './scheduler-micro';
@@ -158,6 +160,11 @@ Modes:
   overhead         latency Sluice adds over calling the engine directly, and max throughput of both
   scheduling       scheduler configurations compared on 3 simulated vLLM pods (the seed's Kthena benchmark)
   scheduler-micro  time per scheduling decision, 100 endpoints, 32k-character prompts
+  fairness         one heavy and five light users at 3× capacity: fairness queue vs FIFO (Jain's index)
+  ratelimit-cost   latency a token rate limit adds: no limit vs local vs global (real redis-server)
+
+fairness flags: --overload X (${DEFAULT_FAIRNESS.overload}) --duration S (${DEFAULT_FAIRNESS.durationSec}) --warmup S (${DEFAULT_FAIRNESS.warmupSec}) --json FILE --markdown
+ratelimit-cost flags: --rate R (${DEFAULT_RATELIMIT_COST.rate}) --duration S (${DEFAULT_RATELIMIT_COST.durationSec}) --rounds N (${DEFAULT_RATELIMIT_COST.rounds}) --json FILE --markdown
 
 scheduling flags:
   --workload long|short|both  system prompt of 4096 or 256 tokens (default both)
@@ -216,6 +223,38 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
   const progress = (line: string): void => { process.stderr.write(`${line}\n`); };
   switch (mode) {
+    case 'fairness': {
+      const known = new Set(['overload', 'duration', 'warmup', 'json', 'markdown']);
+      for (const f of flags.keys()) if (!known.has(f)) throw new Error(`fairness: unknown flag --${f} (see --help)`);
+      const v = (f: string) => { const x = flags.get(f); return typeof x === 'string' ? x : undefined; };
+      const result = await runFairness({
+        ...DEFAULT_FAIRNESS,
+        ...(v('overload') ? { overload: positive('overload', v('overload')!) } : {}),
+        ...(v('duration') ? { durationSec: positive('duration', v('duration')!) } : {}),
+        ...(v('warmup') ? { warmupSec: positive('warmup', v('warmup')!) } : {}),
+        progress,
+      });
+      const json = flags.get('json');
+      if (typeof json === 'string') writeFileSync(json, `${JSON.stringify(result, null, 2)}\n`);
+      process.stdout.write(`${fairnessMarkdown(result)}\n`);
+      return 0;
+    }
+    case 'ratelimit-cost': {
+      const known = new Set(['rate', 'duration', 'rounds', 'json', 'markdown']);
+      for (const f of flags.keys()) if (!known.has(f)) throw new Error(`ratelimit-cost: unknown flag --${f} (see --help)`);
+      const v = (f: string) => { const x = flags.get(f); return typeof x === 'string' ? x : undefined; };
+      const result = await runRatelimitCost({
+        ...DEFAULT_RATELIMIT_COST,
+        ...(v('rate') ? { rate: positive('rate', v('rate')!) } : {}),
+        ...(v('duration') ? { durationSec: positive('duration', v('duration')!) } : {}),
+        ...(v('rounds') ? { rounds: positive('rounds', v('rounds')!, true) } : {}),
+        progress,
+      });
+      const json = flags.get('json');
+      if (typeof json === 'string') writeFileSync(json, `${JSON.stringify(result, null, 2)}\n`);
+      process.stdout.write(`${ratelimitCostMarkdown(result)}\n`);
+      return 0;
+    }
     case 'overhead': {
       const result = await runOverhead(overheadOptions(flags, progress));
       const json = flags.get('json');

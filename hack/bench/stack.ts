@@ -64,6 +64,10 @@ export interface StackOptions {
   accessLogs: boolean[];
   /** Extra node flags for the data planes (e.g. --cpu-prof). */
   dataplaneNodeArgs: string[];
+  /** Objects instead of objectsYaml(engine): routes, servers and Pods. */
+  objects?: string;
+  /** Simulated pods (name and IP, all on the engine's port) instead of the one at engine.ip. */
+  pods?: { name: string; ip: string }[];
 }
 
 const TOKEN = 'bench-token';
@@ -130,9 +134,10 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     const e = opts.engine;
     const objects = join(opts.dir, 'objects');
     mkdirSync(objects, { recursive: true });
-    writeFileSync(join(objects, 'bench.yaml'), objectsYaml(e));
+    writeFileSync(join(objects, 'bench.yaml'), opts.objects ?? objectsYaml(e));
     const simConfig = join(opts.dir, 'sim.json');
-    writeFileSync(simConfig, JSON.stringify({ pods: [{ name: 'bench-0', ip: e.ip, port: e.port, model: e.model, engine: 'vllm' }], timeScale: e.timeScale, profile: e.profile }, null, 2));
+    const pods = (opts.pods ?? [{ name: 'bench-0', ip: e.ip }]).map((p) => ({ ...p, port: e.port, model: e.model, engine: 'vllm' }));
+    writeFileSync(simConfig, JSON.stringify({ pods, timeScale: e.timeScale, profile: e.profile }, null, 2));
     const { proc: engine } = await startNode('engine-sim', 'hack/engine-sim/main.js', ['--config', simConfig], opts.dir, /engine-sim ready/);
     started.push(engine);
 

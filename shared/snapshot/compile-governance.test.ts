@@ -4,6 +4,7 @@ import type { ModelServer } from '../api/model-server';
 import { validateObject } from '../api/validate';
 import { compileSnapshot } from './compile';
 import { validateSnapshot } from './validate-snapshot';
+import { RoutingSnapshot } from './schema';
 
 const valid = <T>(o: unknown): T => {
   const r = validateObject(o);
@@ -74,5 +75,18 @@ describe('compileSnapshot: rate limits, queues and router policy', () => {
     expect(broken.schedulerIssues[0]!.issues[0]).toMatchObject({ path: 'data.routerConfiguration: auth.apiKeys' });
     const removed = compileSnapshot({ routes: [], servers: [server('s')], pods: [], configMaps: [] }, { ...cfg, lastGoodPolicy });
     expect(removed.snapshot.auth).toBeUndefined();
+  });
+
+  it('hashes the router policy: a fairness-only change is a new snapshot', () => {
+    const at = (text: string) => compileSnapshot({ routes: [], servers: [server('s')], pods: [], configMaps: [routerConfig(text)] }, cfg).snapshot.hash;
+    expect(at('fairness:\n  inputTokenWeight: 0\n')).not.toBe(at('fairness:\n  inputTokenWeight: 1\n'));
+    expect(at('identity:\n  userHeader: x-a\n')).not.toBe(at('identity:\n  userHeader: x-b\n'));
+  });
+
+  it('hashes every content field of the snapshot schema', () => {
+    // A field added to the schema but not to the hash would change without a new version.
+    const meta = new Set(['apiVersion', 'kind', 'version', 'hash', 'generatedAt']);
+    const content = Object.keys(RoutingSnapshot.properties).filter((k) => !meta.has(k)).sort();
+    expect(content).toEqual(['auth', 'fairness', 'identity', 'routes', 'schedulers', 'servers']);
   });
 });

@@ -2,8 +2,12 @@
 import { createHash } from 'node:crypto';
 import type { RoutingSnapshot } from './schema';
 
-/** sha256 over routes, servers and scheduler configurations, in their compiled (deterministic) order. */
-export function snapshotContentHash(s: Pick<RoutingSnapshot, 'routes' | 'servers' | 'schedulers'>): string {
+/** The hashed part: every content field (a field left out here would change without a new snapshot). */
+export type SnapshotContent = Pick<RoutingSnapshot, 'routes' | 'servers' | 'schedulers' | 'auth' | 'identity' | 'fairness'>;
+
+/** sha256 over routes, servers, scheduler configurations and the router policy, in a deterministic order. */
+export function snapshotContentHash(s: SnapshotContent): string {
   const schedulers = Object.keys(s.schedulers).sort().map((k) => [k, s.schedulers[k]]);
-  return createHash('sha256').update(JSON.stringify({ routes: s.routes, servers: s.servers, schedulers })).digest('hex');
+  const policy = { auth: s.auth ?? null, identity: s.identity ?? null, fairness: s.fairness ?? null };
+  return createHash('sha256').update(JSON.stringify({ routes: s.routes, servers: s.servers, schedulers, policy })).digest('hex');
 }
