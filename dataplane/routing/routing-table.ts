@@ -18,6 +18,12 @@ export interface ServerEntry {
   readonly endpoints: readonly Endpoint[];
   /** The scheduler for its configuration (shared by servers with the same configuration). */
   readonly scheduler: Scheduler;
+  /**
+   * Prefill/decode disaggregation: the prefill endpoints, and every PD endpoint's group (the
+   * `pdGroup.groupKey` label value); null for an aggregated server. `endpoints` then holds the
+   * decode endpoints, which answer the client.
+   */
+  readonly pd: { readonly prefill: readonly Endpoint[]; readonly groupOf: ReadonlyMap<Endpoint, string> } | null;
 }
 
 /** Where a rule sends a request: a server, or the name of a missing one. */
@@ -87,16 +93,26 @@ export class RoutingTable {
     const servers = new Map<string, ServerEntry>();
     const origins = new Set<string>();
     for (const s of snapshot.servers) {
-      // Until prefill/decode pairing lands, a PD server is served by its decode pods alone: they
-      // compute the prefill locally when a request carries no KV transfer parameters.
-      const usable = s.pd ? s.endpoints.filter((e) => e.role === 'decode') : s.endpoints;
-      const endpoints = usable.map((e) => {
+      const toEndpoint = (e: SnapshotServer['endpoints'][number]): Endpoint => {
         const host = e.address.includes(':') ? `[${e.address}]` : e.address;
         const origin = `${s.protocol}://${host}:${e.port}`;
         origins.add(origin);
         return registry.acquire(e.pod, origin, s.engine);
-      });
-      servers.set(s.key, { key: s.key, spec: s, endpoints, scheduler: schedulers.get(s.scheduler)! });
+      };
+      if (s.pd) {
+        // Decode pods answer the client; prefill pods of the same group prepare the KV cache.
+        const groupOf = new Map<Endpoint, string>();
+        const decode: Endpoint[] = [];
+        const prefill: Endpoint[] = [];
+        for (const e of s.endpoints) {
+          const ep = toEndpoint(e);
+          if (e.group !== undefined) groupOf.set(ep, e.group);
+          (e.role === 'prefill' ? prefill : decode).push(ep);
+        }
+        servers.set(s.key, { key: s.key, spec: s, endpoints: decode, scheduler: schedulers.get(s.scheduler)!, pd: { prefill, groupOf } });
+      } else {
+        servers.set(s.key, { key: s.key, spec: s, endpoints: s.endpoints.map(toEndpoint), scheduler: schedulers.get(s.scheduler)!, pd: null });
+      }
     }
     registry.retain(origins);
     this.servers = servers;

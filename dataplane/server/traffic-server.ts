@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { ERROR_CODES, SluiceError, type ErrorCode } from '../../shared/errors/codes';
 import type { Logger } from '../../shared/log/logger';
 import { forward, upstreamRequestHeaders, type ForwardOutcome } from '../proxy/forwarder';
+import { forwardPd, pairOrder } from '../proxy/pd-forwarder';
 import type { RouteMatch, ServerEntry } from '../routing/routing-table';
 import type { SnapshotStore } from '../routing/snapshot-store';
 import { PrefixHashes } from '../scheduler/prefix-hashes';
@@ -56,6 +57,8 @@ interface RequestRecord {
   /** The server's queue let the request through (and charged its estimate to the user). */
   queued?: boolean;
   queueWaitMs?: number;
+  /** PD: the prefill pod of the pair that answered. */
+  prefill?: string;
 }
 
 /** Creates (but does not start) the traffic server. */
@@ -175,17 +178,9 @@ async function inference(deps: TrafficDeps, req: IncomingMessage, res: ServerRes
     if (decision.bypassed) deps.metrics.filterBypasses.labels(server.key).inc(decision.bypassed);
     const cap = server.spec.queue?.maxInFlightPerEndpoint;
     const order = cap === undefined ? decision.order : withRoomFirst(decision.order, cap);
-    // Record the pick at once (as Kthena's PostSchedule does): the next request of the same group
-    // may arrive long before this one's stream ends, and must find its prefix where it is going.
-    const picked = order[0]!;
-    server.scheduler.served(sreq, picked);
-    let out = raw;
     const model = server.spec.model;
-    if (!match.isLora && model !== undefined && model !== body.model) {
-      body.json.model = model;
-      out = Buffer.from(JSON.stringify(body.json));
-    }
-    const headers = upstreamRequestHeaders(req.headers, out.length);
+    if (!match.isLora && model !== undefined && model !== body.model) body.json.model = model;
+    const headers = upstreamRequestHeaders(req.headers, 0);
     // Sluice's credential is for Sluice: an engine never sees the client's key or token.
     if (table.snapshot.auth) {
       delete headers.authorization;
@@ -193,19 +188,37 @@ async function inference(deps: TrafficDeps, req: IncomingMessage, res: ServerRes
     }
     const rateHeaders = rec.rate?.headers;
     const explain = decision.explanations;
-    const sending = forward({
+    let prefillPod: string | null = null;
+    const common = {
       server,
-      order,
       extraHeaders: explain || rateHeaders
-        ? (ep) => ({ ...rateHeaders, ...(explain ? decisionHeader(decision.profile, ep, explain.get(ep)) : {}) })
+        ? (ep: Endpoint) => ({ ...rateHeaders, ...(explain ? decisionHeader(decision.profile, ep, explain.get(ep), prefillPod) : {}) })
         : undefined,
       path,
       headers,
-      body: out,
       stream: body.stream,
       startedAt,
-      onFailover: (reason) => deps.metrics.failovers.labels(server.key, reason).inc(),
-    }, res);
+      onFailover: (reason: 'connect' | 'status') => deps.metrics.failovers.labels(server.key, reason).inc(),
+    };
+    let sending: Promise<ForwardOutcome>;
+    let picked: Endpoint;
+    if (server.pd) {
+      // PD: the decode order from the scheduler, each decode pod paired with the best prefill pods of its group.
+      const prefillOrder = server.scheduler.schedule(sreq, server.pd.prefill, false).order;
+      const pairs = pairOrder(order, prefillOrder, server.pd.groupOf);
+      picked = pairs[0]?.decode ?? order[0]!;
+      prefillPod = pairs[0]?.prefill.pod ?? null;
+      if (pairs[0]) server.scheduler.served(sreq, pairs[0].prefill);
+      sending = forwardPd({ ...common, json: body.json, pairs, onPair: (pair) => { prefillPod = pair.prefill.pod; rec.prefill = pair.prefill.pod; } }, res);
+    } else {
+      picked = order[0]!;
+      const out = body.json.model === body.model ? raw : Buffer.from(JSON.stringify(body.json));
+      headers['content-length'] = String(out.length);
+      sending = forward({ ...common, order, body: out }, res);
+    }
+    // Record the pick at once (as Kthena's PostSchedule does): the next request of the same group
+    // may arrive long before this one's stream ends, and must find its prefix where it is going.
+    server.scheduler.served(sreq, picked);
     // forward() counted the first endpoint in flight before its first await: the queue's slot is taken.
     release?.claim();
     rec.outcome = await sending;
@@ -241,8 +254,9 @@ function withRoomFirst(order: readonly Endpoint[], cap: number): readonly Endpoi
 }
 
 /** `x-sluice-decision: endpoint=ns/pod; profile=default; total=0.812; least-request=1.000*1; ...` */
-function decisionHeader(profile: string, ep: Endpoint, b: ScoreBreakdown | undefined): Record<string, string> {
+function decisionHeader(profile: string, ep: Endpoint, b: ScoreBreakdown | undefined, prefill: string | null = null): Record<string, string> {
   const parts = [`endpoint=${ep.pod}`, `profile=${profile}`];
+  if (prefill) parts.push(`prefill=${prefill}`);
   if (b) {
     parts.push(`total=${b.total.toFixed(3)}`);
     if (b.filtered) parts.push('filtered=true');
@@ -271,6 +285,7 @@ function finish(deps: TrafficDeps, rec: RequestRecord, res: ServerResponse, t0: 
     lora: rec.match?.isLora,
     server,
     endpoint: o?.endpoint?.pod,
+    prefill: rec.prefill,
     attempts: o?.attempts,
     status,
     code: rec.code,
