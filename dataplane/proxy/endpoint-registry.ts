@@ -17,6 +17,8 @@ export class Endpoint {
   readonly origin: string;
   /** The engine it runs, which decides how its metrics are read. */
   engine: InferenceEngine;
+  /** Prefill/decode role from the pod's pdGroup labels; null for an aggregated pod. */
+  role: 'prefill' | 'decode' | null = null;
   /** Requests sent and not yet finished. */
   inFlight = 0;
   /** Latest scraped engine state. */
@@ -89,7 +91,7 @@ export class EndpointRegistry {
   }
 
   /** The endpoint for an origin, created on first use. */
-  acquire(pod: string, origin: string, engine: InferenceEngine): Endpoint {
+  acquire(pod: string, origin: string, engine: InferenceEngine, role: 'prefill' | 'decode' | null = null): Endpoint {
     let ep = this.endpoints.get(origin);
     if (!ep) {
       const id = this.freeIds.pop() ?? this.nextId++;
@@ -109,6 +111,7 @@ export class EndpointRegistry {
     }
     ep.pod = pod;
     ep.engine = engine;
+    ep.role = role;
     return ep;
   }
 

@@ -97,7 +97,7 @@ export class RoutingTable {
         const host = e.address.includes(':') ? `[${e.address}]` : e.address;
         const origin = `${s.protocol}://${host}:${e.port}`;
         origins.add(origin);
-        return registry.acquire(e.pod, origin, s.engine);
+        return registry.acquire(e.pod, origin, s.engine, e.role ?? null);
       };
       if (s.pd) {
         // Decode pods answer the client; prefill pods of the same group prepare the KV cache.

@@ -5,9 +5,11 @@
  */
 import { lookupPluginType, PLUGIN_TYPES, type PluginRole } from '../../shared/config/plugin-catalog';
 import { LeastRequestFilter } from './plugins/filter/least-request-filter';
+import { PdRoleFilter } from './plugins/filter/pd-role-filter';
 import { MaxScorePicker } from './plugins/picker/max-score-picker';
 import { RandomPicker } from './plugins/picker/random-picker';
 import { WeightedRandomPicker } from './plugins/picker/weighted-random-picker';
+import { PdProfileHandler } from './plugins/profile/pd-profile-handler';
 import { SingleProfileHandler } from './plugins/profile/single-profile-handler';
 import { KvCacheScorer } from './plugins/scorer/kv-cache-scorer';
 import { LeastLatencyScorer } from './plugins/scorer/least-latency-scorer';
@@ -41,6 +43,9 @@ export const FACTORIES: Readonly<Record<string, Partial<Record<PluginRole, Plugi
   'random-picker': { picker: (name, p, env) => new RandomPicker(name, num(p, 'maxNumOfEndpoints'), env.random) },
   'weighted-random-picker': { picker: (name, p, env) => new WeightedRandomPicker(name, num(p, 'maxNumOfEndpoints'), env.random) },
   'single-profile-handler': { 'profile-handler': (name) => new SingleProfileHandler(name) },
+  'pd-profile-handler': { 'profile-handler': (name, p) => new PdProfileHandler(name, p.prefillProfile as string, p.decodeProfile as string) },
+  'prefill-filter': { filter: (name) => new PdRoleFilter(name, true) },
+  'decode-filter': { filter: (name) => new PdRoleFilter(name, false) },
 };
 
 /** Builds a plugin of `type` (name or alias) for `role`; throws naming what is wrong. */

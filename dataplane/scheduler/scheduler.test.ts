@@ -55,3 +55,37 @@ describe('Scheduler', () => {
     expect(() => new Scheduler(config({ filters: ['kv'] }), env())).toThrow(/cannot act as a filter/);
   });
 });
+
+describe('Scheduler with pd-profile-handler', () => {
+  const config = {
+    source: 'endpoint-picker' as const, origin: 'test',
+    plugins: [
+      { name: 'pd', type: 'pd-profile-handler', parameters: { prefillProfile: 'prefill', decodeProfile: 'decode' } },
+      { name: 'prefill-filter', type: 'prefill-filter', parameters: {} },
+      { name: 'decode-filter', type: 'decode-filter', parameters: {} },
+      { name: 'queue-scorer', type: 'queue-scorer', parameters: {} },
+      { name: 'max-score-picker', type: 'max-score-picker', parameters: { maxNumOfEndpoints: 1 } },
+    ],
+    profileHandler: 'pd',
+    profiles: [
+      { name: 'prefill', filters: ['prefill-filter'], scorers: [{ plugin: 'queue-scorer', weight: 1 }], picker: 'max-score-picker' },
+      { name: 'decode', filters: ['decode-filter'], scorers: [{ plugin: 'queue-scorer', weight: 1 }], picker: 'max-score-picker' },
+    ],
+  };
+
+  it('ranks each role with its own profile, and the decode profile is the primary one', () => {
+    const eps = [0, 1, 2, 3].map((i) => endpoint(i, { waiting: i, stale: false }));
+    eps[0]!.role = 'prefill';
+    eps[1]!.role = 'decode';
+    eps[2]!.role = 'prefill';
+    eps[3]!.role = 'decode';
+    const s = new Scheduler(config, env());
+    const prefill = s.schedule(request('x'), eps, false, 'prefill');
+    expect(prefill.profile).toBe('prefill');
+    expect(prefill.order.slice(0, 2).map((e) => e.role)).toEqual(['prefill', 'prefill']);
+    const decode = s.schedule(request('x'), eps, false, 'decode');
+    expect(decode.profile).toBe('decode');
+    expect(decode.order[0]!.role).toBe('decode');
+    expect(s.schedule(request('x'), eps).profile).toBe('decode');
+  });
+});

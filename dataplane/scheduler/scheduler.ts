@@ -85,9 +85,10 @@ export class Scheduler {
   }
 
   /** Orders `endpoints` for `req`; with `explain`, also returns every endpoint's score breakdown. */
-  schedule(req: SchedulingRequest, endpoints: readonly Endpoint[], explain = false): ScheduleResult {
+  schedule(req: SchedulingRequest, endpoints: readonly Endpoint[], explain = false, role: 'prefill' | 'decode' | null = null): ScheduleResult {
     const n = endpoints.length;
-    const profile = this.handler.primary(req, this.profiles);
+    // A PD server asks for each role's ranking; handlers without roles run their primary profile for both.
+    const profile = role !== null && this.handler.forRole ? this.handler.forRole(role, req, this.profiles) : this.handler.primary(req, this.profiles);
     this.ensure(n, profile.scorers.length);
     const { keep, saved, total } = this;
     keep.fill(1, 0, n);

@@ -61,6 +61,8 @@ export interface ProfileHandlerPlugin {
   readonly name: string;
   /** The profile that decides the target endpoint. */
   primary(req: SchedulingRequest, profiles: readonly Profile[]): Profile;
+  /** PD handlers: the profile that ranks pods of one role; others use `primary` for both. */
+  forRole?(role: 'prefill' | 'decode', req: SchedulingRequest, profiles: readonly Profile[]): Profile;
 }
 
 /** Any plugin instance. */

@@ -174,7 +174,7 @@ async function inference(deps: TrafficDeps, req: IncomingMessage, res: ServerRes
       }
     }
     const sreq: SchedulingRequest = { model: body.model, lora: match.isLora ? body.model : null, hashes: new PrefixHashes(() => promptText(body.json)) };
-    const decision = server.scheduler.schedule(sreq, server.endpoints, deps.settings.decisionHeader);
+    const decision = server.scheduler.schedule(sreq, server.endpoints, deps.settings.decisionHeader, server.pd ? 'decode' : null);
     if (decision.bypassed) deps.metrics.filterBypasses.labels(server.key).inc(decision.bypassed);
     const cap = server.spec.queue?.maxInFlightPerEndpoint;
     const order = cap === undefined ? decision.order : withRoomFirst(decision.order, cap);
@@ -204,7 +204,7 @@ async function inference(deps: TrafficDeps, req: IncomingMessage, res: ServerRes
     let picked: Endpoint;
     if (server.pd) {
       // PD: the decode order from the scheduler, each decode pod paired with the best prefill pods of its group.
-      const prefillOrder = server.scheduler.schedule(sreq, server.pd.prefill, false).order;
+      const prefillOrder = server.scheduler.schedule(sreq, server.pd.prefill, false, 'prefill').order;
       const pairs = pairOrder(order, prefillOrder, server.pd.groupOf);
       picked = pairs[0]?.decode ?? order[0]!;
       prefillPod = pairs[0]?.prefill.pod ?? null;

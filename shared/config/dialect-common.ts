@@ -69,16 +69,10 @@ export function unknownKeys(obj: Record<string, unknown>, allowed: readonly stri
     .map((k) => ({ path: fieldPath(path, k), message: `unknown field ${k} in ${what}; check the spelling or remove it (accepted: ${allowed.join(', ')})` }));
 }
 
-/** Plugin types that arrive with prefill/decode disaggregation support; named so the message can say so. */
-const PD_PLUGIN_TYPES = ['prefill-filter', 'decode-filter', 'pd-profile-handler'];
-
 /** The catalog entry for `name`, or an issue saying it is unknown and which names are accepted. */
 export function resolvePluginType(name: string, path: string, what: string): PluginType | Issue {
   const entry = lookupPluginType(name);
   if (entry) return entry;
-  if (PD_PLUGIN_TYPES.includes(name)) {
-    return { path, message: `${what} ${JSON.stringify(name)} is not available yet: the prefill/decode plugins (${PD_PLUGIN_TYPES.join(', ')}) arrive with PD disaggregation support; remove it for now` };
-  }
   return { path, message: `${what} ${JSON.stringify(name)} is not a known plugin; use one of ${knownPluginNames().join(', ')}` };
 }
 

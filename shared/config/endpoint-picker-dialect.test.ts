@@ -107,7 +107,7 @@ schedulingProfiles:
     ['wrong kind', 'apiVersion: inference.networking.x-k8s.io/v1alpha1\nkind: EndpointPickerConfiguration\n', 'kind', /kind must be EndpointPickerConfig/],
     ['empty text', '', 'kind', /kind must be EndpointPickerConfig/],
     ['unknown type', `${HEAD}plugins:\n- name: q\n  type: queue-scorrer\n`, 'plugins[0].type', /plugin q: type "queue-scorrer" is not a known plugin; use one of .*queue-scorer/],
-    ['PD plugin not available yet', `${HEAD}plugins:\n- type: prefill-filter\n`, 'plugins[0].type', /"prefill-filter" is not available yet: .*PD disaggregation/],
+    ['pd-profile-handler without its decode profile', `${HEAD}plugins:\n- type: pd-profile-handler\n- type: prefill-filter\n- type: queue-scorer\nschedulingProfiles:\n- name: prefill\n  plugins: [{pluginRef: prefill-filter}, {pluginRef: queue-scorer}]\n- name: other\n  plugins: [{pluginRef: queue-scorer}]\n`, 'profiles', /needs a profile named "decode" \(its decodeProfile\); configured: prefill, other/],
     ['missing type', `${HEAD}plugins:\n- name: x\n`, 'plugins[0].type', /needs a type/],
     ['duplicate names', `${HEAD}plugins:\n- type: queue-scorer\n- type: queue-scorer\n`, 'plugins[1].type', /"queue-scorer" is already used by plugins\[0\]; give one of them a distinct name/],
     ['bad parameter type', `${HEAD}plugins:\n- type: least-request\n  parameters:\n    maxWaitingRequests: "ten"\n`, 'plugins[0].parameters.maxWaitingRequests', /plugin least-request \(least-request\) parameter maxWaitingRequests must be a whole number \(got string "ten"\)/],
@@ -132,5 +132,38 @@ schedulingProfiles:
     const hit = issues.find((i) => i.path === path);
     if (!hit) throw new Error(`no issue at ${path}: ${JSON.stringify(issues)}`);
     expect(hit.message).toMatch(message);
+  });
+});
+
+describe('parseEndpointPickerConfig: prefill/decode disaggregation', () => {
+  it('accepts the endpoint picker\'s PD configuration: pd-profile-handler with prefill and decode profiles', () => {
+    const text = `${HEAD}plugins:
+- type: pd-profile-handler
+- type: prefill-filter
+- type: decode-filter
+- type: prefix-cache-scorer
+- type: queue-scorer
+- type: max-score-picker
+schedulingProfiles:
+- name: prefill
+  plugins:
+  - pluginRef: prefill-filter
+  - pluginRef: prefix-cache-scorer
+    weight: 2
+  - pluginRef: max-score-picker
+- name: decode
+  plugins:
+  - pluginRef: decode-filter
+  - pluginRef: queue-scorer
+  - pluginRef: max-score-picker
+`;
+    const r = parseEndpointPickerConfig(text, 'test');
+    expect('issues' in r ? r.issues : []).toEqual([]);
+    const config = (r as { config: { profileHandler: string; profiles: { name: string; filters: string[]; scorers: { plugin: string }[] }[] } }).config;
+    expect(config.profileHandler).toBe('pd-profile-handler');
+    expect(config.profiles.map((p) => [p.name, p.filters, p.scorers.map((s) => s.plugin)])).toEqual([
+      ['prefill', ['prefill-filter'], ['prefix-cache-scorer']],
+      ['decode', ['decode-filter'], ['queue-scorer']],
+    ]);
   });
 });

@@ -145,11 +145,11 @@ export function parseEndpointPickerConfig(text: string, origin: string): ParseRe
     issues.push({ path: fieldPath(fieldPath('plugins', extra.index), 'type'), message: `only one profile handler may be defined; ${handlers[0]!.name} is already one, remove ${extra.name}` });
   }
   if (handler && handlers[0]!.type.type === 'single-profile-handler' && profiles.length > 1) {
-    issues.push({ path: 'schedulingProfiles', message: `${handler} (single-profile-handler) runs one profile but ${profiles.length} are defined; keep one profile or use a handler that chooses between them (pd-profile-handler arrives with PD support)` });
+    issues.push({ path: 'schedulingProfiles', message: `${handler} (single-profile-handler) runs one profile but ${profiles.length} are defined; keep one profile or use a handler that chooses between them (pd-profile-handler runs a prefill and a decode profile)` });
   }
   if (!handler) {
     if (profiles.length > 1) {
-      issues.push({ path: 'schedulingProfiles', message: `${profiles.length} scheduling profiles need a profile handler to choose between them and none is defined; add one to plugins or keep a single profile (single-profile-handler runs one profile; pd-profile-handler arrives with PD support)` });
+      issues.push({ path: 'schedulingProfiles', message: `${profiles.length} scheduling profiles need a profile handler to choose between them and none is defined; add one to plugins or keep a single profile (single-profile-handler runs one profile; pd-profile-handler runs a prefill and a decode profile)` });
     } else if (nameTaken('single-profile-handler')) {
       issues.push({ path: 'plugins', message: 'the default profile handler would be named single-profile-handler, but another plugin has that name; rename that plugin' });
     } else {

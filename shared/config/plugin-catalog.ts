@@ -89,6 +89,24 @@ export const PLUGIN_TYPES: readonly PluginType[] = [
     summary: 'runs the one (primary) profile for every request',
     parameters: none,
   },
+  {
+    type: 'pd-profile-handler', aliases: [], roles: ['profile-handler'],
+    summary: 'prefill/decode disaggregation: runs the decode profile to pick the decode pods and the prefill profile to pick their prefill partners',
+    parameters: Type.Object({
+      prefillProfile: Type.String({ description: 'Name of the profile that ranks prefill pods.', default: 'prefill', minLength: 1 }),
+      decodeProfile: Type.String({ description: 'Name of the profile that ranks decode pods (also the primary profile).', default: 'decode', minLength: 1 }),
+    }, { additionalProperties: false }),
+  },
+  {
+    type: 'prefill-filter', aliases: [], roles: ['filter'],
+    summary: 'keeps prefill pods (pdGroup prefillLabels)',
+    parameters: none,
+  },
+  {
+    type: 'decode-filter', aliases: [], roles: ['filter'],
+    summary: 'keeps decode pods (pdGroup decodeLabels) and pods without a PD role',
+    parameters: none,
+  },
 ];
 
 const BY_NAME = new Map<string, PluginType>();

@@ -61,6 +61,15 @@ export function validateSchedulerConfig(config: unknown): Issue[] {
   if (handler?.type === 'single-profile-handler' && cfg.profiles.length > 1) {
     issues.push({ path: 'profiles', message: `single-profile-handler runs one profile but ${cfg.profiles.length} are configured; keep one profile or configure a handler that chooses between them` });
   }
+  if (handler?.type === 'pd-profile-handler') {
+    const params = cfg.plugins.find((p) => p.name === cfg.profileHandler)?.parameters ?? {};
+    for (const key of ['prefillProfile', 'decodeProfile'] as const) {
+      const want = String(params[key] ?? (key === 'prefillProfile' ? 'prefill' : 'decode'));
+      if (!cfg.profiles.some((p) => p.name === want)) {
+        issues.push({ path: 'profiles', message: `pd-profile-handler ${cfg.profileHandler} needs a profile named ${JSON.stringify(want)} (its ${key}); configured: ${cfg.profiles.map((p) => p.name).join(', ')}` });
+      }
+    }
+  }
 
   const profileNames = new Set<string>();
   cfg.profiles.forEach((prof, i) => {
