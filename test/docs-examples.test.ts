@@ -58,3 +58,10 @@ describe('YAML examples in docs/', () => {
     expect('issues' in r ? r.issues : []).toEqual([]);
   });
 });
+
+describe('scheduler ConfigMaps in docs/', () => {
+  it.each(all.filter(([, , o]) => o.kind === 'ConfigMap' && !/router-config$/.test(String((o.metadata as { name?: string })?.name))).map(([f, i, o]) => [`${f} block ${i}`, o]))('%s parses', (_name, o) => {
+    const r = schedulerConfigFromConfigMap(o as { metadata: { name: string }; data?: Record<string, string> });
+    expect('issues' in r ? r.issues : []).toEqual([]);
+  });
+});
