@@ -15,6 +15,7 @@ import { SchedulerEnv } from './scheduler/scheduler-env';
 import { createAdminApp } from './server/admin-server';
 import { DataplaneMetrics } from './server/metrics';
 import { Governance } from './server/governance';
+import { LoraLoader } from './proxy/lora-loader';
 import { createTrafficServer } from './server/traffic-server';
 import { parseDataplaneSettings, type DataplaneSettings } from './settings';
 
@@ -69,7 +70,7 @@ export async function startDataplane(settings: DataplaneSettings): Promise<Datap
     }
   }
   governance = new Governance({ store, metrics, log });
-  const traffic = createTrafficServer({ settings, store, metrics, log, governance });
+  const traffic = createTrafficServer({ settings, store, metrics, log, governance, loraLoader: new LoraLoader() });
   const admin = createAdminApp({ pushToken: settings.pushToken, store, registry, metrics, log, schedulerEnv, governance });
   const trafficPort = await listen(traffic, settings.listen.host, settings.listen.port);
   scraper.start();

@@ -10,6 +10,7 @@ import { ERROR_CODES, SluiceError, type ErrorCode } from '../../shared/errors/co
 import type { Logger } from '../../shared/log/logger';
 import { forward, upstreamRequestHeaders, type ForwardOutcome } from '../proxy/forwarder';
 import { forwardPd, pairOrder } from '../proxy/pd-forwarder';
+import type { LoraLoader } from '../proxy/lora-loader';
 import type { RouteMatch, ServerEntry } from '../routing/routing-table';
 import type { SnapshotStore } from '../routing/snapshot-store';
 import { PrefixHashes } from '../scheduler/prefix-hashes';
@@ -33,6 +34,7 @@ export interface TrafficDeps {
   readonly metrics: DataplaneMetrics;
   readonly log: Logger;
   readonly governance: Governance;
+  readonly loraLoader: LoraLoader;
 }
 
 const INFERENCE_PATHS = new Set(['/v1/completions', '/v1/chat/completions', '/v1/embeddings']);
@@ -177,7 +179,12 @@ async function inference(deps: TrafficDeps, req: IncomingMessage, res: ServerRes
     const decision = server.scheduler.schedule(sreq, server.endpoints, deps.settings.decisionHeader, server.pd ? 'decode' : null);
     if (decision.bypassed) deps.metrics.filterBypasses.labels(server.key).inc(decision.bypassed);
     const cap = server.spec.queue?.maxInFlightPerEndpoint;
-    const order = cap === undefined ? decision.order : withRoomFirst(decision.order, cap);
+    let order: readonly Endpoint[] = cap === undefined ? decision.order : withRoomFirst(decision.order, cap);
+    // Opt-in: an adapter request goes where the adapter is, loading it on the scheduler's choice if nowhere.
+    if (match.isLora && server.spec.loraLoad) {
+      const left = server.spec.timeoutMs ? Math.max(1, startedAt + server.spec.timeoutMs - Date.now()) : 60_000;
+      order = await deps.loraLoader.orderFor(order, body.model, server.spec.loraLoad.pathTemplate.replaceAll('{name}', body.model), left);
+    }
     const model = server.spec.model;
     if (!match.isLora && model !== undefined && model !== body.model) body.json.model = model;
     const headers = upstreamRequestHeaders(req.headers, 0);

@@ -89,4 +89,15 @@ describe('compileSnapshot: rate limits, queues and router policy', () => {
     const content = Object.keys(RoutingSnapshot.properties).filter((k) => !meta.has(k)).sort();
     expect(content).toEqual(['auth', 'fairness', 'identity', 'routes', 'schedulers', 'servers']);
   });
+
+  it('turns lora-load annotations into loraLoad and an AdaptersConfigured condition', () => {
+    const { snapshot, statuses } = compileSnapshot({ routes: [], pods: [], servers: [
+      server('on', { 'sluice.dev/lora-load': 'enabled', 'sluice.dev/lora-path-template': '/m/{name}' }),
+      server('bad', { 'sluice.dev/lora-load': 'enabled', 'sluice.dev/lora-path-template': '/m/fixed' }),
+    ] }, cfg);
+    const byKey = new Map(snapshot.servers.map((s) => [s.key, s]));
+    expect(byKey.get('default/on')!.loraLoad).toEqual({ pathTemplate: '/m/{name}' });
+    expect(byKey.get('default/bad')!.loraLoad).toBeUndefined();
+    expect(statuses.get('ModelServer/default/bad')!.conditions.find((c) => c.type === 'AdaptersConfigured')).toMatchObject({ status: 'False', message: expect.stringContaining('must contain {name}') });
+  });
 });

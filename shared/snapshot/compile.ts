@@ -13,6 +13,7 @@ import type { RouterPolicy } from '../config/router-policy-parse';
 import { parseDuration } from '../util/duration';
 import type { Issue } from '../api/validate';
 import { describeQueue, parseQueueAnnotations } from '../config/queue-annotations';
+import { parseLoraAnnotations } from '../config/lora-annotations';
 import { resolveSchedulers, type SchedulerIssue } from './compile-scheduler';
 import { compilePool } from './compile-pool';
 import { statusKey, type CompiledCondition, type CompiledStatus } from './conditions';
@@ -151,6 +152,9 @@ function compileServer(server: ModelServer, pods: PodIndex, scheduler: string): 
   const timeout = spec.trafficPolicy?.timeout;
   if (timeout !== undefined) compiled.timeoutMs = parseDuration(timeout) ?? undefined;
   if (spec.kvConnector?.type !== undefined) compiled.kvConnector = spec.kvConnector.type;
+  const loraIssues: Issue[] = [];
+  const loraLoad = parseLoraAnnotations(server.metadata.annotations ?? {}, loraIssues);
+  if (loraLoad && loraIssues.length === 0) compiled.loraLoad = loraLoad;
   const queueIssues: Issue[] = [];
   const queue = parseQueueAnnotations(server.metadata.annotations ?? {}, queueIssues);
   let queueCond: CompiledCondition | null = null;
@@ -180,6 +184,11 @@ function compileServer(server: ModelServer, pods: PodIndex, scheduler: string): 
     ready_ = { type: 'Ready', status: 'True', reason: 'EndpointsReady', message: `${endpoints.length}/${selected.length} selected pods ready` };
   }
   const conditions = queueCond ? [ready_, queueCond] : [ready_];
+  if (loraIssues.length > 0) {
+    conditions.push({ type: 'AdaptersConfigured', status: 'False', reason: 'InvalidAnnotations', message: `${loraIssues.map((i) => `${i.path}: ${i.message}`).join('; ')}. Adapters are not loaded by Sluice until this is fixed` });
+  } else if (loraLoad) {
+    conditions.push({ type: 'AdaptersConfigured', status: 'True', reason: 'LoadOnDemand', message: `missing LoRA adapters are loaded on the chosen pod from ${loraLoad.pathTemplate}` });
+  }
   for (const c of conditions) if (gen !== undefined) c.observedGeneration = gen;
   return { compiled, status: { conditions, readyEndpoints: endpoints.length, totalEndpoints: selected.length } };
 }

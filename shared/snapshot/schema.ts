@@ -86,6 +86,8 @@ export const SnapshotServer = Type.Object({
   scheduler: Type.String({ minLength: 1 }),
   /** Request queue settings; absent when the server does not queue. */
   queue: Type.Optional(QueueConfig),
+  /** Load missing LoRA adapters on the chosen endpoint; absent when not enabled. */
+  loraLoad: Type.Optional(Type.Object({ pathTemplate: Type.String({ minLength: 1 }) }, { additionalProperties: false })),
   endpoints: Type.Array(SnapshotEndpoint),
 }, { additionalProperties: false });
 
