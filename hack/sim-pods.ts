@@ -3,6 +3,8 @@
  * simulated engine, serving the model and engine of the ModelServer that selects it, on that
  * ModelServer's port. The annotation `sim.sluice.dev/loras: a,b` lists the adapters it can serve;
  * `sim.sluice.dev/serve: "false"` leaves the pod unserved, so connects to it are refused.
+ * With a `pdGroup`, a pod's role comes from its prefill/decode labels and its PD group from the
+ * value of its `groupKey` label: the simulator hands KV only between pods of one group.
  */
 import type { Pod } from '../shared/api/core-types';
 import type { ModelServer } from '../shared/api/model-server';
@@ -18,6 +20,8 @@ export interface SimPodFromFolder {
   engine: 'vllm' | 'sglang' | 'tgi';
   loras: string[];
   role?: 'prefill' | 'decode';
+  /** PD group: the pod's value of the ModelServer's pdGroup.groupKey label. */
+  group?: string;
 }
 
 const ENGINE: Record<ModelServer['spec']['inferenceEngine'], SimPodFromFolder['engine']> = { vLLM: 'vllm', SGLang: 'sglang', TGI: 'tgi' };
@@ -49,6 +53,8 @@ export function simPodsFor(objects: ObjectSet): SimPodFromFolder[] {
     };
     if (pd) spec.role = isRole(pd.prefillLabels) ? 'prefill' : isRole(pd.decodeLabels) ? 'decode' : undefined;
     if (spec.role === undefined) delete spec.role;
+    const group = pd ? labels[pd.groupKey] : undefined;
+    if (group) spec.group = group;
     out.push(spec);
   }
   return out;

@@ -98,8 +98,8 @@ describe('LoRA adapters loaded on demand', () => {
     // Once a scrape has seen it too, lora-affinity keeps the adapter's requests on that pod.
     await waitFor('a scrape listing the adapter', async () => {
       const res = await request(`${sluice.adminUrl}/debug/config_dump/pods`);
-      const pods = ((await res.body.json()) as { pods: { pod: string; metrics: { lora: { active: string[] } | null } }[] }).pods;
-      return pods.some((p) => p.pod === `default/${first.pod}` && p.metrics.lora?.active.includes('fresh-a'));
+      const pods = ((await res.body.json()) as { pods: { pod: string; metrics: { lora: { registered?: string[] } | null } }[] }).pods;
+      return pods.some((p) => p.pod === `default/${first.pod}` && p.metrics.lora?.registered?.includes('fresh-a'));
     });
     for (let i = 0; i < 4; i++) expect((await complete('fresh-a')).pod).toBe(first.pod);
     expect(await holders('fresh-a')).toEqual([first.pod]);

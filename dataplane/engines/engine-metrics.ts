@@ -7,8 +7,13 @@
 
 /** LoRA adapter state of an endpoint. */
 export interface LoraState {
-  /** Adapters with requests running (vLLM `running_lora_adapters`), or loaded per /v1/models. */
+  /**
+   * Adapters with requests running (vLLM `running_lora_adapters`): resident on a GPU slot. When
+   * the engine exports no LoRA metrics, the adapters /v1/models lists (the best available hint).
+   */
   readonly active: readonly string[];
+  /** Adapters the engine can serve without a new load from storage (/v1/models); absent when unknown. */
+  readonly registered?: readonly string[];
   /** Adapters with requests waiting to be scheduled. */
   readonly waiting: readonly string[];
   /** Adapter slots (vLLM `max_lora`); null when the engine does not say. */

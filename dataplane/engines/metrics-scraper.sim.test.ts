@@ -72,7 +72,7 @@ describe('MetricsScraper against the engine simulator', () => {
   it('vLLM: LoRA state merges /v1/models adapters with lora_requests_info, block size from cache_config_info', async () => {
     const ep = [...registry.all()].find((e) => e.engine === 'vLLM')!;
     await waitFor(() => ep.metrics.lora?.maxLoras === 4, `lora state (${JSON.stringify(ep.metrics.lora)})`);
-    expect(ep.metrics.lora!.active).toContain('lora-a');
+    expect(ep.metrics.lora!.registered).toContain('lora-a');
     expect(ep.metrics.blockSize).toBe(16);
   });
 

@@ -183,20 +183,20 @@ describe('MetricsScraper', () => {
     pool.replies['/metrics'] = { status: 200, body: vllmMetrics(1) };
     pool.replies['/v1/models'] = { status: 200, body: models('a', 'b') };
     await scraper.scrapeNow(ep);
-    expect(ep.metrics.lora).toEqual({ active: ['a', 'b'], waiting: [], maxLoras: 2 });
+    expect(ep.metrics.lora).toEqual({ active: ['a'], waiting: [], maxLoras: 2, registered: ['a', 'b'] });
     t += 1000;
     pool.replies['/v1/models'] = { status: 200, body: models('c') };
     await scraper.scrapeNow(ep);
-    expect(ep.metrics.lora!.active).toEqual(['a', 'b']); // not refetched yet
+    expect(ep.metrics.lora!.registered).toEqual(['a', 'b']); // not refetched yet
     t += 4000;
     pool.replies['/v1/models'] = new Error('socket hang up');
     await scraper.scrapeNow(ep);
-    expect(ep.metrics.lora!.active).toEqual(['a', 'b']); // failure keeps the last list
+    expect(ep.metrics.lora!.registered).toEqual(['a', 'b']); // failure keeps the last list
     expect(ep.metrics.stale).toBe(false);
     t += 5000;
     pool.replies['/v1/models'] = { status: 200, body: models('c') };
     await scraper.scrapeNow(ep);
-    expect(ep.metrics.lora!.active).toEqual(['a', 'c']);
+    expect(ep.metrics.lora!.registered).toEqual(['c']);
     expect(pool.calls.filter((p) => p === '/v1/models')).toHaveLength(3);
   });
 

@@ -31,15 +31,18 @@ describe('mergeLora', () => {
   const cases: Array<[string, LoraState | null, string[] | null, LoraState | null]> = [
     ['neither source', null, null, null],
     ['/v1/models never answered', fromMetrics, null, fromMetrics],
-    ['no adapters loaded', fromMetrics, [], fromMetrics],
-    ['metrics without LoRA, adapters loaded', null, ['x', 'y'], { active: ['x', 'y'], waiting: [], maxLoras: null }],
-    ['union, metrics order first', fromMetrics, ['b', 'a'], { active: ['a', 'b'], waiting: ['w'], maxLoras: 4 }],
+    ['no adapters registered', fromMetrics, [], { ...fromMetrics, registered: [] }],
+    ['no adapters anywhere', null, [], null],
+    ['metrics without LoRA: registered adapters are the best hint of active ones', null, ['x', 'y'], { active: ['x', 'y'], waiting: [], maxLoras: null, registered: ['x', 'y'] }],
+    ['metrics say what runs, /v1/models what is registered', fromMetrics, ['b', 'a'], { active: ['a'], waiting: ['w'], maxLoras: 4, registered: ['b', 'a'] }],
   ];
   it.each(cases)('%s', (_what, m, loaded, want) => {
     expect(mergeLora(m, loaded)).toEqual(want);
   });
 
-  it('returns the metrics object itself when nothing is added (no allocation)', () => {
-    expect(mergeLora(fromMetrics, ['a'])).toBe(fromMetrics);
+  it('never counts a registered adapter as resident when the metrics report LoRA state', () => {
+    // Sixteen registered, four slots: only what runs is on a GPU slot.
+    const all = Array.from({ length: 16 }, (_, i) => `a${i}`);
+    expect(mergeLora({ active: ['a3'], waiting: [], maxLoras: 4 }, all)!.active).toEqual(['a3']);
   });
 });

@@ -6,10 +6,12 @@
  * the same for adapters loaded with --lora-paths or /load_lora_adapter. TGI lists its one model.
  * An entry counts as an adapter when `parent` is a non-empty string other than its own id.
  *
- * Merge rule (mergeLora): lora.active = running adapters from the metrics ∪ adapters loaded per
- * /v1/models. vLLM registers adapters in CPU memory and swaps them onto the GPU on demand, so
- * "loaded" is broader than "on a GPU slot"; but serving a loaded adapter costs a swap-in, not a
- * load from storage, and the metrics alone forget an adapter the moment its last request ends.
+ * Merge rule (mergeLora): lora.registered = the adapters /v1/models lists (what the engine can
+ * serve at all); lora.active = the running adapters from the metrics (what sits on a GPU slot
+ * now), or, for an engine without LoRA metrics, the registered ones. vLLM registers adapters in
+ * CPU memory and moves them onto its `max_loras` GPU slots on demand, evicting by LRU, so a pod
+ * that registers all sixteen adapters of a fleet holds only four of them at a time: counting every
+ * registered adapter as active would make every pod look equally good for every adapter.
  * waiting and maxLoras come from the metrics only.
  */
 import type { LoraState } from './engine-metrics';
@@ -52,13 +54,9 @@ export function parseModelList(body: unknown): ModelList | null {
  * was never fetched or failed). Null only when neither source knows of LoRA.
  */
 export function mergeLora(fromMetrics: LoraState | null, loaded: readonly string[] | null): LoraState | null {
-  if (!loaded || loaded.length === 0) return fromMetrics;
-  if (!fromMetrics) return { active: loaded, waiting: [], maxLoras: null };
-  let active: string[] | null = null;
-  for (const name of loaded) {
-    if (fromMetrics.active.includes(name)) continue;
-    active ??= [...fromMetrics.active];
-    active.push(name);
-  }
-  return active === null ? fromMetrics : { active, waiting: fromMetrics.waiting, maxLoras: fromMetrics.maxLoras };
+  if (!loaded) return fromMetrics;
+  // /v1/models answered without adapters: the pod serves none it has not been given.
+  if (loaded.length === 0) return fromMetrics && { ...fromMetrics, registered: loaded };
+  if (!fromMetrics) return { active: loaded, waiting: [], maxLoras: null, registered: loaded };
+  return { active: fromMetrics.active, waiting: fromMetrics.waiting, maxLoras: fromMetrics.maxLoras, registered: loaded };
 }

@@ -22,7 +22,10 @@ export class LoraLoader {
    * under way on, else the scheduler's first choice, after loading the adapter there.
    */
   async orderFor(order: readonly Endpoint[], adapter: string, path: string, timeoutMs: number): Promise<readonly Endpoint[]> {
-    const has = (ep: Endpoint) => !ep.metrics.stale && ep.metrics.lora?.active.includes(adapter) === true;
+    const has = (ep: Endpoint) => {
+      const l = ep.metrics.lora;
+      return !ep.metrics.stale && l !== null && (l.active.includes(adapter) || l.registered?.includes(adapter) === true);
+    };
     if (order.some(has)) return [...order.filter(has), ...order.filter((ep) => !has(ep))];
     const target = order.find((ep) => this.pendingEndpoint.get(`${ep.origin} ${adapter}`) === ep) ?? order[0]!;
     await this.ensure(target, adapter, path, timeoutMs);
@@ -66,6 +69,7 @@ export class LoraLoader {
     }
     this.counts.loaded++;
     const lora = ep.metrics.lora ?? { active: [], waiting: [], maxLoras: null };
-    if (!lora.active.includes(adapter)) ep.metrics = { ...ep.metrics, lora: { ...lora, active: [...lora.active, adapter] } };
+    const registered = lora.registered ?? [];
+    if (!registered.includes(adapter)) ep.metrics = { ...ep.metrics, lora: { ...lora, registered: [...registered, adapter] } };
   }
 }

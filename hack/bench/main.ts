@@ -17,6 +17,7 @@
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { DEFAULT_FAIRNESS, fairnessMarkdown, runFairness } from './fairness';
+import { DEFAULT_LORA, LORA_ROWS, loraMarkdown, runLora, type LoraRowName } from './lora';
 import { DEFAULT_OVERHEAD, runOverhead, type OverheadOptions } from './overhead';
 import { DEFAULT_RATELIMIT_COST, ratelimitCostMarkdown, runRatelimitCost } from './ratelimit-cost';
 import { stopAll } from './processes';
@@ -162,8 +163,11 @@ Modes:
   scheduler-micro  time per scheduling decision, 100 endpoints, 32k-character prompts
   fairness         one heavy and five light users at 3× capacity: fairness queue vs FIFO (Jain's index)
   ratelimit-cost   latency a token rate limit adds: no limit vs local vs global (real redis-server)
+  lora             16 LoRA adapters, 4 pods × 4 slots, Zipf popularity: lora-affinity vs least-request (TTFT, adapter loads)
 
 fairness flags: --overload X (${DEFAULT_FAIRNESS.overload}) --duration S (${DEFAULT_FAIRNESS.durationSec}) --warmup S (${DEFAULT_FAIRNESS.warmupSec}) --json FILE --markdown
+lora flags: --rate R simulated req/s (${DEFAULT_LORA.rate}) --duration S (${DEFAULT_LORA.durationSec}) --warmup S (${DEFAULT_LORA.warmupSec}) --time-scale N (${DEFAULT_LORA.timeScale})
+            --lora-load-ms MS (${DEFAULT_LORA.loraLoadMs}) --zipf S (${DEFAULT_LORA.zipfS}) --seed N (${DEFAULT_LORA.seed}) --rows ${LORA_ROWS.join(',')} --json FILE --markdown
 ratelimit-cost flags: --rate R (${DEFAULT_RATELIMIT_COST.rate}) --duration S (${DEFAULT_RATELIMIT_COST.durationSec}) --rounds N (${DEFAULT_RATELIMIT_COST.rounds}) --json FILE --markdown
 
 scheduling flags:
@@ -237,6 +241,30 @@ export async function main(argv: readonly string[]): Promise<number> {
       const json = flags.get('json');
       if (typeof json === 'string') writeFileSync(json, `${JSON.stringify(result, null, 2)}\n`);
       process.stdout.write(`${fairnessMarkdown(result)}\n`);
+      return 0;
+    }
+    case 'lora': {
+      const known = new Set(['rate', 'duration', 'warmup', 'time-scale', 'lora-load-ms', 'zipf', 'seed', 'rows', 'json', 'markdown']);
+      for (const f of flags.keys()) if (!known.has(f)) throw new Error(`lora: unknown flag --${f} (see --help)`);
+      const v = (f: string) => { const x = flags.get(f); return typeof x === 'string' ? x : undefined; };
+      const rows = v('rows')?.split(',').map((r) => r.trim());
+      const bad = rows?.filter((r) => !(LORA_ROWS as readonly string[]).includes(r));
+      if (bad?.length) throw new Error(`--rows: unknown ${bad.join(', ')}; known: ${LORA_ROWS.join(', ')}`);
+      const result = await runLora({
+        ...DEFAULT_LORA,
+        ...(v('rate') ? { rate: positive('rate', v('rate')!) } : {}),
+        ...(v('duration') ? { durationSec: positive('duration', v('duration')!) } : {}),
+        ...(v('warmup') ? { warmupSec: positive('warmup', v('warmup')!) } : {}),
+        ...(v('time-scale') ? { timeScale: positive('time-scale', v('time-scale')!) } : {}),
+        ...(v('lora-load-ms') ? { loraLoadMs: positive('lora-load-ms', v('lora-load-ms')!) } : {}),
+        ...(v('zipf') ? { zipfS: positive('zipf', v('zipf')!) } : {}),
+        ...(v('seed') ? { seed: positive('seed', v('seed')!, true) } : {}),
+        ...(rows ? { rows: rows as LoraRowName[] } : {}),
+        progress,
+      });
+      const json = flags.get('json');
+      if (typeof json === 'string') writeFileSync(json, `${JSON.stringify(result, null, 2)}\n`);
+      process.stdout.write(`${loraMarkdown(result)}\n`);
       return 0;
     }
     case 'ratelimit-cost': {

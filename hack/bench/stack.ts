@@ -66,8 +66,13 @@ export interface StackOptions {
   dataplaneNodeArgs: string[];
   /** Objects instead of objectsYaml(engine): routes, servers and Pods. */
   objects?: string;
-  /** Simulated pods (name and IP, all on the engine's port) instead of the one at engine.ip. */
-  pods?: { name: string; ip: string }[];
+  /**
+   * Simulated pods (name and IP, all on the engine's port) instead of the one at engine.ip; `loras`
+   * are the adapters a pod registers (the first profile.maxLoras of them start resident).
+   */
+  pods?: { name: string; ip: string; loras?: string[] }[];
+  /** Extra data-plane flags (e.g. --scrape-interval-ms 200). */
+  dataplaneArgs?: string[];
 }
 
 const TOKEN = 'bench-token';
@@ -144,7 +149,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     const dataplanes: DataplaneHandle[] = [];
     for (const [i, accessLog] of opts.accessLogs.entries()) {
       const { proc, match } = await startNode(`dataplane-${i}-accesslog-${accessLog ? 'on' : 'off'}`, 'dataplane/main.js',
-        ['--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--push-token', TOKEN, '--access-log', String(accessLog)],
+        ['--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--push-token', TOKEN, '--access-log', String(accessLog), ...(opts.dataplaneArgs ?? [])],
         opts.dir, /"trafficPort":(\d+),"adminPort":(\d+)/, opts.dataplaneNodeArgs);
       started.push(proc);
       dataplanes.push({ proc, url: `http://127.0.0.1:${match[1]}`, adminUrl: `http://127.0.0.1:${match[2]}`, accessLog });

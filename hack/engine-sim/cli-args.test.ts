@@ -4,10 +4,10 @@ import { resolveProfile } from './profile';
 describe('parsePodSpec', () => {
   it('parses every key, loras colon-separated', () => {
     expect(
-      parsePodSpec('name=p1,ip=127.0.0.2,port=8000,model=deepseek-ai/DeepSeek-R1-Distill-Qwen-7B,engine=sglang,loras=lora-A:lora-B,role=prefill,namespace=ns'),
+      parsePodSpec('name=p1,ip=127.0.0.2,port=8000,model=deepseek-ai/DeepSeek-R1-Distill-Qwen-7B,engine=sglang,loras=lora-A:lora-B,role=prefill,group=g1,namespace=ns'),
     ).toEqual({
       name: 'p1', ip: '127.0.0.2', port: 8000, model: 'deepseek-ai/DeepSeek-R1-Distill-Qwen-7B', engine: 'sglang',
-      loras: ['lora-A', 'lora-B'], role: 'prefill', namespace: 'ns',
+      loras: ['lora-A', 'lora-B'], role: 'prefill', group: 'g1', namespace: 'ns',
     });
   });
 

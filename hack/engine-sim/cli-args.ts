@@ -6,7 +6,7 @@ import type { SimOptions } from './simulator';
  * Command-line parsing for main.ts, kept apart so it can be unit-tested.
  * Flags (each also accepted as --flag=value):
  *   --pod name=p1,ip=127.0.0.2,port=8000,model=M[,namespace=ns][,engine=vllm|sglang|tgi]
- *         [,loras=a:b][,role=prefill|decode|both]      (repeatable)
+ *         [,loras=a:b][,role=prefill|decode|both][,group=G]      (repeatable)
  *   --config file.json      SimOptions as JSON; --pod entries are appended to its pods
  *   --time-scale N          simulated ms per wall ms
  *   --<profile-field>       any EngineProfile field in kebab case, e.g. --max-num-seqs 256
@@ -46,7 +46,7 @@ export function parsePodSpec(text: string): SimPodSpec {
     if (eq <= 0) throw new Error(`--pod: expected key=value, got "${part}"`);
     kv.set(part.slice(0, eq).trim(), part.slice(eq + 1).trim());
   }
-  const known = new Set(['name', 'namespace', 'ip', 'port', 'model', 'engine', 'loras', 'role']);
+  const known = new Set(['name', 'namespace', 'ip', 'port', 'model', 'engine', 'loras', 'role', 'group']);
   for (const k of kv.keys()) if (!known.has(k)) throw new Error(`--pod: unknown key "${k}"`);
   const spec: SimPodSpec = {
     name: kv.get('name') ?? '',
@@ -57,6 +57,7 @@ export function parsePodSpec(text: string): SimPodSpec {
   if (kv.has('namespace')) spec.namespace = kv.get('namespace');
   if (kv.has('engine')) spec.engine = kv.get('engine') as SimPodSpec['engine'];
   if (kv.has('role')) spec.role = kv.get('role') as SimPodSpec['role'];
+  if (kv.has('group')) spec.group = kv.get('group');
   const loras = kv.get('loras');
   if (loras) spec.loras = loras.split(':').filter((l) => l !== '');
   return spec;
@@ -111,7 +112,8 @@ export function usageText(): string {
     'Usage: sluice-engine-sim [--config file.json] --pod name=p1,ip=127.0.0.2,port=8000,model=M [--pod ...] [flags]',
     '',
     'Pod keys: name, ip (127.0.0.0/8), port (0 = ephemeral), model, namespace, engine (vllm|sglang|tgi),',
-    '          loras (colon-separated adapter names), role (prefill|decode|both)',
+    '          loras (colon-separated adapter names), role (prefill|decode|both),',
+    '          group (PD group: KV moves only between prefill and decode pods of one group)',
     '  --config FILE                   SimOptions JSON ({"pods":[...],"timeScale":N,"profile":{...}})',
     '  --time-scale N                  simulated ms per wall-clock ms (default 1)',
     profileFlags,

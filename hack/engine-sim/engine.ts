@@ -1,14 +1,15 @@
-import { blockHashes, chainHash, KvCache, type KvAllocation } from './kv-cache';
+import { chainHash, KvCache, type KvAllocation } from './kv-cache';
 import { LoraManager } from './lora';
-import type { EngineConfig, EngineRequest, EngineSnapshot, SeqEvents, SeqResult } from './engine-types';
+import { finishedStats, newSeq, seqResult, type Seq } from './engine-seq';
+import type { EngineConfig, EngineRequest, EngineSnapshot, HeldKv, SeqEvents, SeqResult } from './engine-types';
 import { EngineStats } from './metrics';
-import { NATURAL_MAX_TOKENS, naturalLength, OutputText } from './output-text';
+import { NATURAL_MAX_TOKENS } from './output-text';
 import type { EngineProfile } from './profile';
 import { SimClock } from './sim-clock';
 import { tokenId } from './tokenizer';
 
 // Re-exported so callers can import the engine and its types from one module.
-export type { EngineConfig, EngineRequest, EngineSnapshot, PodRole, SeqEvents, SeqResult } from './engine-types';
+export type { EngineConfig, EngineRequest, EngineSnapshot, HeldKv, PodRole, SeqEvents, SeqResult } from './engine-types';
 
 /**
  * One simulated inference engine (one pod): a continuous-batching scheduler
@@ -37,32 +38,19 @@ export type { EngineConfig, EngineRequest, EngineSnapshot, PodRole, SeqEvents, S
  * Chunked prefill is approximated: a step admits prefills until their uncached
  * tokens exceed the budget, but a prompt larger than the budget is prefilled
  * whole in one long step instead of being split across steps.
+ *
+ * Prefill/decode disaggregation (see pd-protocol.ts for the wire side):
+ *  - a `prefill` pod stops every request after its first token;
+ *  - a remotely prefilled request (EngineRequest.remotePrefill) allocates its
+ *    blocks on admission, then waits kvTransferMsPerToken x (prompt tokens not
+ *    cached here) in a transfer list that does not hold up the batch (NIXL
+ *    reads asynchronously; vLLM keeps such requests in its waiting queue), and
+ *    then joins the batch as a decoding sequence: no prefill cost, its first
+ *    token comes out of one decode step;
+ *  - tokens found in an external store (EngineRequest.externalCache, LMCache)
+ *    count as cached, and loading them adds kvTransferMsPerToken each to the
+ *    admitting step, since LMCache loads synchronously before the forward pass.
  */
-
-interface Seq {
-  id: number;
-  req: EngineRequest;
-  events: SeqEvents;
-  output: OutputText;
-  /** Prompt + generated token ids; the prompt a preempted sequence recomputes. */
-  tokens: number[];
-  /** Hashes of the full blocks of `tokens`, extended as tokens are appended. */
-  hashes: string[];
-  hashSeed: string;
-  target: number;
-  finishReason: 'stop' | 'length';
-  generated: number;
-  alloc: KvAllocation | null;
-  state: 'waiting' | 'running' | 'done';
-  arrivalSim: number;
-  admitSim: number;
-  firstTokenSim: number;
-  lastTokenSim: number;
-  cachedTokens: number;
-  loraLoadMs: number;
-  preemptions: number;
-  text: string[];
-}
 
 /** The scheduler of one pod. */
 export class Engine {
@@ -77,6 +65,10 @@ export class Engine {
   private readonly p: EngineProfile;
   private waiting: Seq[] = [];
   private running: Seq[] = [];
+  /** Remotely prefilled sequences whose KV is on its way; they hold their blocks. */
+  private transferring: Seq[] = [];
+  /** Wakes an idle engine when the next transfer completes. */
+  private wakeTimer: NodeJS.Timeout | null = null;
   private step: { startSim: number; durSim: number; batch: Seq[] } | null = null;
   private timer: NodeJS.Timeout | null = null;
   private kickHandle: NodeJS.Immediate | null = null;
@@ -120,35 +112,21 @@ export class Engine {
 
   /** Queue a request; events fire as it progresses. */
   submit(req: EngineRequest, events: SeqEvents): { id: number; abort: () => void } {
-    const natural = naturalLength(req.seed);
-    // Without a limit vLLM allows up to max_model_len - prompt tokens.
-    const limit = req.maxTokens ?? this.p.maxModelLen - req.promptTokens.length;
-    let target = natural;
-    let finishReason: 'stop' | 'length' = 'stop';
-    if ((req.maxTokens !== null && req.ignoreEos) || natural > limit) {
-      target = limit;
-      finishReason = 'length';
-    }
-    // Adapters get their own hash namespace so base and LoRA KV never mix.
-    const hashSeed = req.lora ? `lora:${req.lora}` : '';
-    const s: Seq = {
-      id: this.nextId++, req, events, output: new OutputText(req.model, req.seed),
-      tokens: [...req.promptTokens], hashes: blockHashes(req.promptTokens, this.p.blockSize, hashSeed), hashSeed,
-      target, finishReason, generated: 0, alloc: null, state: 'waiting',
-      // Requests arriving while a step is about to start join it at its start time.
-      arrivalSim: this.kickHandle ? this.kickAt : this.clock.now(), admitSim: -1, firstTokenSim: -1, lastTokenSim: -1,
-      cachedTokens: 0, loraLoadMs: 0, preemptions: 0, text: [],
-    };
+    // Requests arriving while a step is about to start join it at its start time.
+    const now = this.kickHandle ? this.kickAt : this.clock.now();
+    const limits = { blockSize: this.p.blockSize, maxModelLen: this.p.maxModelLen, prefillOnly: this.cfg.role === 'prefill' };
+    const s = newSeq(this.nextId++, req, events, limits, Math.min(req.arrivalSim ?? now, now));
     this.waiting.push(s);
-    this.kick(s.arrivalSim);
+    this.kick(now);
     return { id: s.id, abort: () => this.abort(s) };
   }
 
   /** Point-in-time view of the engine. */
   snapshot(): EngineSnapshot {
     return {
-      pod: this.cfg.pod, namespace: this.cfg.namespace, role: this.cfg.role, flavour: this.cfg.flavour,
-      modelName: this.cfg.modelName, running: this.running.length, waiting: this.waiting.length,
+      pod: this.cfg.pod, namespace: this.cfg.namespace, role: this.cfg.role, group: this.cfg.group ?? null, flavour: this.cfg.flavour,
+      // Sequences waiting for their KV count as waiting, as in vLLM (WAITING_FOR_REMOTE_KVS).
+      modelName: this.cfg.modelName, running: this.running.length, waiting: this.waiting.length + this.transferring.length,
       maxNumSeqs: this.p.maxNumSeqs,
       batchMaxTokens: this.running.reduce((a, s) => a + s.req.promptTokens.length + s.target, 0),
       kv: {
@@ -168,8 +146,10 @@ export class Engine {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     if (this.kickHandle) clearImmediate(this.kickHandle);
+    if (this.wakeTimer) clearTimeout(this.wakeTimer);
     this.timer = null;
     this.kickHandle = null;
+    this.wakeTimer = null;
   }
 
   /**
@@ -190,6 +170,7 @@ export class Engine {
   private runStep(startSim: number): void {
     if (this.stopped || this.step) return;
     const p = this.p;
+    this.collectTransfers(startSim);
     // 1. KV slot for each decoding sequence; preempt the newest on shortage.
     for (let i = 0; i < this.running.length; i++) {
       const s = this.running[i];
@@ -204,7 +185,9 @@ export class Engine {
 
     // 2. Admit waiting requests FIFO.
     let budget = p.maxNumBatchedTokens - decoding.length;
-    const admitted: Array<{ s: Seq; uncached: number }> = [];
+    const admitted: Array<{ s: Seq; costMs: number }> = [];
+    // Remotely prefilled sequences whose KV is here: they only decode.
+    const joined: Seq[] = [];
     let loraLoads = 0;
     for (let i = 0; i < this.waiting.length && this.running.length < p.maxNumSeqs; ) {
       const s = this.waiting[i];
@@ -212,47 +195,98 @@ export class Engine {
         i++; // vLLM skips requests whose adapter has no slot and tries the next.
         continue;
       }
-      // vLLM always recomputes the last prompt token, so hits stop one token short.
-      const maxCached = Math.floor((s.tokens.length - 1) / p.blockSize);
-      const hit = Math.min(this.kv.lookup(s.hashes), maxCached) * p.blockSize;
-      const uncached = s.tokens.length - hit;
-      if (admitted.length > 0 && uncached > budget) break;
-      const alloc = this.kv.allocate(s.hashes, s.tokens.length, maxCached);
-      if (!alloc) break;
+      const kvReady = s.alloc !== null;
+      const remote = !kvReady && s.req.remotePrefill === true && s.admitSim < 0;
+      let uncached = 0;
+      let loadMs = 0;
+      if (!kvReady) {
+        // vLLM always recomputes the last prompt token, so hits stop one token short.
+        const maxCached = Math.floor((s.tokens.length - 1) / p.blockSize);
+        const local = Math.min(this.kv.lookup(s.hashes), maxCached) * p.blockSize;
+        const external = remote
+          ? s.tokens.length
+          : s.req.externalCache ? Math.min(s.req.externalCache(s.hashes), maxCached) * p.blockSize : 0;
+        uncached = s.tokens.length - Math.max(local, external);
+        if (admitted.length > 0 && uncached > budget) break;
+        const alloc = this.kv.allocate(s.hashes, s.tokens.length, maxCached);
+        if (!alloc) break;
+        s.alloc = alloc;
+        this.stats.counters.prefixCacheQueries += s.tokens.length;
+        this.stats.counters.prefixCacheHits += alloc.cachedTokens;
+        if (s.admitSim < 0) {
+          s.admitSim = startSim;
+          s.cachedTokens = alloc.cachedTokens;
+          this.stats.counters.promptTokens += s.req.promptTokens.length;
+        }
+        // Only what this pod does not hold already is moved (as NIXL and LMCache do).
+        const moved = Math.max(0, external - alloc.cachedTokens);
+        loadMs = moved * p.kvTransferMsPerToken;
+        s.kvTransferTokens += moved;
+        s.kvTransferMs += loadMs;
+        if (remote && loadMs > 0) {
+          this.waiting.splice(i, 1);
+          s.state = 'transferring';
+          s.readyAtSim = startSim + loadMs;
+          this.transferring.push(s);
+          continue;
+        }
+        if (moved > 0) s.events.onKvLoaded?.(moved);
+      }
       this.waiting.splice(i, 1);
       if (s.req.lora && this.lora.acquire(s.req.lora)?.loaded) {
         loraLoads++;
         s.loraLoadMs += p.loraLoadMs;
       }
-      s.alloc = alloc;
       s.state = 'running';
-      this.stats.counters.prefixCacheQueries += s.tokens.length;
-      this.stats.counters.prefixCacheHits += alloc.cachedTokens;
-      if (s.admitSim < 0) {
-        s.admitSim = startSim;
-        s.cachedTokens = alloc.cachedTokens;
-        this.stats.counters.promptTokens += s.req.promptTokens.length;
-      }
       this.running.push(s);
-      admitted.push({ s, uncached });
-      budget -= uncached;
+      if (kvReady || remote) {
+        joined.push(s);
+        budget -= 1; // it computes its last prompt token
+      } else {
+        admitted.push({ s, costMs: p.prefillOverheadMs + uncached * p.prefillMsPerToken + loadMs });
+        budget -= uncached;
+      }
     }
 
     // 3. Cost of the step (formula in the file header).
+    const decoders = decoding.length + joined.length;
     let contextTokens = 0;
-    if (p.decodeMsPerContextToken > 0) for (const s of decoding) contextTokens += s.tokens.length;
-    const decodeMs = decoding.length > 0 ? p.decodeBaseMs + p.decodeMsPerSeq * decoding.length + p.decodeMsPerContextToken * contextTokens : 0;
-    const prefillMs = admitted.reduce((a, x) => a + p.prefillOverheadMs + x.uncached * p.prefillMsPerToken, 0);
+    if (p.decodeMsPerContextToken > 0) for (const s of [...decoding, ...joined]) contextTokens += s.tokens.length;
+    const decodeMs = decoders > 0 ? p.decodeBaseMs + p.decodeMsPerSeq * decoders + p.decodeMsPerContextToken * contextTokens : 0;
+    const prefillMs = admitted.reduce((a, x) => a + x.costMs, 0);
     const durSim = decodeMs + prefillMs + loraLoads * p.loraLoadMs;
-    const batch = [...decoding, ...admitted.map((x) => x.s)];
+    const batch = [...decoding, ...joined, ...admitted.map((x) => x.s)];
     if (batch.length === 0) {
-      if (this.waiting.length > 0) this.failUnschedulable(startSim);
+      if (this.transferring.length > 0) this.wakeAt(Math.min(...this.transferring.map((s) => s.readyAtSim)));
+      else if (this.waiting.length > 0) this.failUnschedulable(startSim);
       return;
     }
     this.step = { startSim, durSim, batch };
     this.clock.beginStep(startSim, durSim);
     // Aimed at the wall time the step's end maps to, so timer lateness does not accumulate.
     this.timer = setTimeout(() => this.finishStep(), this.clock.wallDelayUntil(startSim + durSim));
+  }
+
+  /** Transfers complete by `nowSim` go back to the head of the queue, KV in place. */
+  private collectTransfers(nowSim: number): void {
+    if (this.transferring.length === 0) return;
+    const ready = this.transferring.filter((s) => s.readyAtSim <= nowSim);
+    if (ready.length === 0) return;
+    this.transferring = this.transferring.filter((s) => s.readyAtSim > nowSim);
+    for (const s of ready) {
+      s.state = 'waiting';
+      s.events.onKvLoaded?.(s.kvTransferTokens);
+    }
+    this.waiting.unshift(...ready);
+  }
+
+  /** Run a step at `atSim` (an idle engine waiting only for transfers). */
+  private wakeAt(atSim: number): void {
+    if (this.wakeTimer) clearTimeout(this.wakeTimer);
+    this.wakeTimer = setTimeout(() => {
+      this.wakeTimer = null;
+      this.kick(atSim);
+    }, this.clock.wallDelayUntil(atSim));
   }
 
   private finishStep(): void {
@@ -269,10 +303,12 @@ export class Engine {
       this.emitToken(s, end);
     }
     this.noteLoraState();
-    if (this.running.length > 0 || this.waiting.length > 0) this.runStep(end);
+    if (this.running.length > 0 || this.waiting.length > 0 || this.transferring.length > 0) this.runStep(end);
   }
 
   private emitToken(s: Seq, nowSim: number): void {
+    // Before the first token is appended s.hashes are the prompt's full blocks.
+    if (s.firstTokenSim < 0) s.events.onPrefilled?.(s.hashes);
     const piece = s.output.pieceAt(s.generated);
     s.tokens.push(tokenId(piece));
     const bs = this.p.blockSize;
@@ -296,23 +332,23 @@ export class Engine {
   }
 
   private finish(s: Seq, nowSim: number, reason: SeqResult['finishReason'], error?: string): void {
-    this.detach(s);
-    const started = s.admitSim >= 0 && s.firstTokenSim >= 0;
-    this.stats.observeFinished({
-      finishReason: reason, promptTokens: s.req.promptTokens.length, completionTokens: s.generated,
-      maxTokens: s.req.maxTokens ?? this.p.maxModelLen - s.req.promptTokens.length, e2eSec: (nowSim - s.arrivalSim) / 1000,
-      // Arrivals between a kick and its step can be dated just after the step start.
-      queueSec: started ? Math.max(0, s.admitSim - s.arrivalSim) / 1000 : undefined,
-      prefillSec: started ? (s.firstTokenSim - s.admitSim) / 1000 : undefined,
-      decodeSec: started ? (nowSim - s.firstTokenSim) / 1000 : undefined,
-    });
+    const held = s.req.holdKv && reason !== 'abort' && s.alloc ? this.holdKv(s.alloc, s.req.promptTokens.length) : undefined;
+    this.detach(s, held !== undefined);
+    this.stats.observeFinished(finishedStats(s, nowSim, reason, this.p.maxModelLen));
     if (reason === 'abort' && !error) return; // the client is gone; nobody to tell
-    s.events.onFinish({
-      finishReason: reason, promptTokens: s.req.promptTokens.length, completionTokens: s.generated,
-      cachedTokens: s.cachedTokens, queueMs: Math.max(0, (s.admitSim >= 0 ? s.admitSim : nowSim) - s.arrivalSim),
-      ttftMs: s.firstTokenSim >= 0 ? s.firstTokenSim - s.arrivalSim : 0, e2eMs: nowSim - s.arrivalSim,
-      loraLoadMs: s.loraLoadMs, preemptions: s.preemptions, text: s.text.join(''), error,
-    });
+    s.events.onFinish(seqResult(s, nowSim, reason, error, held));
+  }
+
+  /** Keep a finished sequence's blocks (a NIXL prefill's KV waiting to be pulled). */
+  private holdKv(alloc: KvAllocation, promptTokens: number): HeldKv {
+    let held = true;
+    return {
+      blockIds: alloc.blockIds.slice(0, this.kv.blocksFor(promptTokens)),
+      release: () => {
+        if (held) this.kv.free(alloc);
+        held = false;
+      },
+    };
   }
 
   /** Client went away: drop the request wherever it is. */
@@ -321,14 +357,16 @@ export class Engine {
     this.finish(s, this.clock.now(), 'abort');
   }
 
-  /** Remove a sequence from the queues and release its KV blocks and adapter. */
-  private detach(s: Seq): void {
+  /** Remove a sequence from the queues and release its KV blocks (unless kept) and adapter. */
+  private detach(s: Seq, keepKv = false): void {
     if (s.state === 'waiting') this.waiting = this.waiting.filter((x) => x !== s);
+    if (s.state === 'transferring') this.transferring = this.transferring.filter((x) => x !== s);
     if (s.state === 'running') {
       this.running = this.running.filter((x) => x !== s);
-      if (s.alloc) this.kv.free(s.alloc);
       if (s.req.lora) this.lora.release(s.req.lora);
     }
+    // Waiting and transferring sequences may hold blocks too (a remote prefill's KV).
+    if (s.alloc && !keepKv) this.kv.free(s.alloc);
     s.alloc = null;
     s.state = 'done';
   }

@@ -14,6 +14,8 @@ import {
   type InferenceRequest,
   type ResponseMeta,
 } from './openai-api';
+import type { PdPeer } from './pd-peer';
+import { planPd, PdRejection, type PdPlan } from './pd-protocol';
 import { hashTokens } from './tokenizer';
 
 /** What the inference handler needs from its pod. */
@@ -22,10 +24,12 @@ export interface InferenceContext {
   baseModel: string;
   engine: Engine;
   faults: FaultInjector;
+  /** This pod as the prefill/decode registries see it. */
+  pd: PdPeer;
 }
 
 /** The simulator's extra `sim` field: where and how a request was served (simulated ms). */
-function simInfo(podName: string, r: SeqResult): object {
+function simInfo(podName: string, r: SeqResult, plan: PdPlan): object {
   const ms = (v: number): number => Math.round(v * 1000) / 1000;
   return {
     pod: podName,
@@ -35,6 +39,10 @@ function simInfo(podName: string, r: SeqResult): object {
     e2e_ms: ms(r.e2eMs),
     lora_load_ms: ms(r.loraLoadMs),
     preemptions: r.preemptions,
+    // How the prompt's KV got here: nixl, sglang or lmcache (null: computed here), and what that cost.
+    kv_protocol: plan.kind === 'prefill' ? null : plan.protocol,
+    kv_transfer_tokens: r.kvTransferTokens,
+    kv_transfer_ms: ms(r.kvTransferMs),
   };
 }
 
@@ -75,7 +83,11 @@ async function applyFault(
 }
 
 /** Parse, validate and resolve the model (base or registered LoRA) of a request. */
-function prepare(ctx: InferenceContext, kind: InferenceRequest['kind'], body: Buffer): { r: InferenceRequest; model: string } {
+function prepare(
+  ctx: InferenceContext,
+  kind: InferenceRequest['kind'],
+  body: Buffer,
+): { r: InferenceRequest; model: string; json: Record<string, unknown> } {
   const json = parseJson(body);
   const r = kind === 'chat' ? parseChatRequest(json) : parseCompletionRequest(json);
   const model = r.model ?? ctx.baseModel;
@@ -84,7 +96,8 @@ function prepare(ctx: InferenceContext, kind: InferenceRequest['kind'], body: Bu
   }
   const tooLong = ctx.engine.checkFits(r.promptTokens.length, r.maxTokens);
   if (tooLong) throw new ApiError(400, 'BadRequestError', tooLong);
-  return { r, model };
+  // The parsers accepted it, so it is a JSON object.
+  return { r, model, json: json as Record<string, unknown> };
 }
 
 /**
@@ -105,15 +118,32 @@ export async function handleInference(
   const fault = ctx.faults.take();
   if (fault && !(await applyFault(ctx, fault, req, res, closed))) return;
 
-  let prepared: { r: InferenceRequest; model: string };
+  const arrivalSim = ctx.engine.clock.now();
+  let r: InferenceRequest;
+  let model: string;
+  let promptHash: number;
+  let plan: PdPlan | null;
   try {
-    prepared = prepare(ctx, kind, body);
+    const prepared = prepare(ctx, kind, body);
+    ({ r, model } = prepared);
+    promptHash = hashTokens(r.promptTokens);
+    // Prefill/decode protocols; an SGLang decode request waits here for its room.
+    plan = await planPd(ctx.pd, { body: prepared.json, raw: body, r, model, promptHash, arrivalSim }, closed);
   } catch (e) {
     counters.requestsRejected++;
+    if (e instanceof PdRejection) ctx.engine.stats.pd.rejections[e.reason]++;
     sendError(res, e);
     return;
   }
-  const { r, model } = prepared;
+  if (!plan) return; // the client left while it waited
+  const pd = plan;
+  // Called exactly once: with the result, or null when the request ends without one.
+  let ended = false;
+  const end = (result: SeqResult | null): Record<string, unknown> | undefined => {
+    if (ended) return undefined;
+    ended = true;
+    return pd.end?.(result);
+  };
   res.setHeader('x-sim-model', model);
   const meta: ResponseMeta = {
     id: `${kind === 'chat' ? 'chatcmpl' : 'cmpl'}-${randomUUID().replace(/-/g, '')}`,
@@ -135,6 +165,7 @@ export async function handleInference(
     done = true;
     counters.faultsInjected++;
     handle?.abort();
+    end(null);
     res.destroy();
   };
 
@@ -151,8 +182,13 @@ export async function handleInference(
 
   // The prompt hash seeds the output text and natural length: same prompt, same answer.
   handle = ctx.engine.submit(
-    { model, lora: model === ctx.baseModel ? null : model, promptTokens: r.promptTokens, maxTokens: r.maxTokens, ignoreEos: r.ignoreEos, seed: hashTokens(r.promptTokens) },
     {
+      model, lora: model === ctx.baseModel ? null : model, promptTokens: r.promptTokens, maxTokens: r.maxTokens,
+      ignoreEos: r.ignoreEos, seed: promptHash, ...pd.request,
+    },
+    {
+      onPrefilled: pd.onPrefilled,
+      onKvLoaded: pd.onKvLoaded,
       onToken: (piece, index, last) => {
         if (dropAfter !== undefined && index + 1 >= dropAfter) return drop();
         if (!r.stream) return;
@@ -166,6 +202,7 @@ export async function handleInference(
       },
       onFinish: (result) => {
         done = true;
+        const extra = end(result);
         const u = usage(result.promptTokens, result.completionTokens);
         if (result.error) {
           if (!r.stream) return sendJson(res, 500, errorBody(500, 'InternalServerError', result.error));
@@ -174,16 +211,21 @@ export async function handleInference(
           return;
         }
         if (!r.stream) {
-          sendJson(res, 200, fullResponse(kind, meta, result.text, result.finishReason, u, simInfo(ctx.podName, result)));
+          sendJson(res, 200, { ...fullResponse(kind, meta, result.text, result.finishReason, u, simInfo(ctx.podName, result, pd)), ...extra });
           return;
         }
-        write(tokenChunk(kind, meta, pending, result.finishReason, simInfo(ctx.podName, result)));
+        write(tokenChunk(kind, meta, pending, result.finishReason, simInfo(ctx.podName, result, pd)));
         if (r.includeUsage) write(usageChunk(kind, meta, u));
         res.end('data: [DONE]\n\n');
       },
     },
   );
   // Client gone before the end: free the sequence's slot and KV blocks.
-  if (closed.aborted) handle.abort();
-  else closed.addEventListener('abort', () => done || handle?.abort(), { once: true });
+  const leave = (): void => {
+    if (done) return;
+    handle?.abort();
+    end(null);
+  };
+  if (closed.aborted) leave();
+  else closed.addEventListener('abort', leave, { once: true });
 }

@@ -13,7 +13,7 @@ describe('/metrics', () => {
   beforeAll(async () => {
     sim = await startEngineSim({
       pods: [
-        { name: 'm-vllm', ip: '127.0.0.6', port: 0, model: MODEL, engine: 'vllm', loras: ['ad-1'], role: 'prefill' },
+        { name: 'm-vllm', ip: '127.0.0.6', port: 0, model: MODEL, engine: 'vllm', loras: ['ad-1'], role: 'decode', group: 'g-m' },
         { name: 'm-sglang', ip: '127.0.0.6', port: 0, model: MODEL, engine: 'sglang' },
         { name: 'm-tgi', ip: '127.0.0.6', port: 0, model: MODEL, engine: 'tgi' },
       ],
@@ -52,7 +52,10 @@ describe('/metrics', () => {
     expect(value(s, 'vllm:num_requests_running', l)).toBe(0);
     expect(value(s, 'vllm:kv_cache_usage_perc', l)).toBe(0);
     expect(value(s, 'vllm:cache_config_info', { block_size: '16', num_gpu_blocks: '16384' })).toBe(1);
-    expect(value(s, 'sim_pod_info', { pod: 'm-vllm', role: 'prefill' })).toBe(1);
+    expect(value(s, 'sim_pod_info', { pod: 'm-vllm', role: 'decode', group: 'g-m' })).toBe(1);
+    // A decode pod serving plain requests prefills them itself (its group's LMCache store is empty).
+    expect(value(s, 'sim_local_prefills_total')).toBe(3);
+    expect(value(s, 'sim_kv_transfers_total', { direction: 'received', protocol: 'lmcache' })).toBe(0);
     const loraInfo = s.filter((x) => x.name === 'vllm:lora_requests_info');
     expect(loraInfo.length).toBeGreaterThan(0);
     expect(loraInfo[0].labels.max_lora).toBe('4');

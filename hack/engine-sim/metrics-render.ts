@@ -1,5 +1,6 @@
 import type { EngineSnapshot } from './engine';
 import type { EngineStats } from './metrics';
+import { renderPdMetrics } from './pd-stats';
 import { Exposition, type Labels } from './prom';
 
 /**
@@ -10,7 +11,8 @@ import { Exposition, type Labels } from './prom';
  * - vLLM: both the current `vllm:kv_cache_usage_perc` and the pre-0.10
  *   `vllm:gpu_cache_usage_perc`, and both `vllm:inter_token_latency_seconds`
  *   and its older twin `vllm:time_per_output_token_seconds`, are emitted;
- * - a simulator-only `sim_pod_info` gauge carries pod, namespace and PD role.
+ * - a simulator-only `sim_pod_info` gauge carries pod, namespace, PD role and group (empty when
+ *   none), and the simulator-only PD counters of pd-stats.ts follow it.
  */
 
 /** Render the pod's metrics in its flavour's naming. */
@@ -28,8 +30,15 @@ export function renderMetrics(stats: EngineStats, snap: EngineSnapshot): string 
       break;
   }
   x.gauge('sim_pod_info', 'Engine simulator pod identity (value always 1).', [
-    [{ pod: snap.pod, namespace: snap.namespace, role: snap.role, engine: stats.flavour, model_name: snap.modelName }, 1],
+    [
+      {
+        pod: snap.pod, namespace: snap.namespace, role: snap.role, group: snap.group ?? '', engine: stats.flavour,
+        model_name: snap.modelName,
+      },
+      1,
+    ],
   ]);
+  renderPdMetrics(x, stats.pd);
   return x.toString();
 }
 

@@ -1,3 +1,4 @@
+import { PdStats } from './pd-stats';
 import { Histogram } from './prom';
 
 /**
@@ -149,6 +150,8 @@ export class EngineStats {
   };
   /** Histograms with the flavour's buckets. */
   readonly hist: EngineHistograms;
+  /** Prefill/decode disaggregation counters (simulator-only metrics). */
+  readonly pd = new PdStats();
   /**
    * vLLM's lora_requests_info is a gauge set to the current time under labels
    * naming the running/waiting adapters; prometheus_client keeps every label

@@ -8,7 +8,20 @@ import { handleEmbeddings } from './embeddings';
 import { handleInference, type InferenceContext } from './inference';
 import type { EngineFlavour } from './metrics';
 import { renderMetrics } from './metrics-render';
+import type { PdPeer } from './pd-peer';
+import { PD_REGISTRY } from './pd-registry';
 import type { EngineProfile } from './profile';
+
+/**
+ * One simulated pod: an Engine behind its own HTTP server on ip:port, serving the vLLM-style API,
+ * /metrics in its flavour's naming, and the simulator's test hooks (/sim/state, /sim/faults).
+ * While listening it is registered with the process-wide PD registry (pd-registry.ts), so pods
+ * can hand prompt KV to each other.
+ */
+
+/** Distinguishes NIXL engine ids of pods with the same name across simulators in one process. */
+const PROCESS_TAG = randomUUID().slice(0, 6);
+let engineSeq = 0;
 
 /** One simulated pod as configured on the command line or in SimOptions. */
 export interface SimPodSpec {
@@ -26,6 +39,8 @@ export interface SimPodSpec {
   loras?: string[];
   /** Prefill/decode disaggregation role (default both). */
   role?: PodRole;
+  /** PD group: the value of the ModelServer's pdGroup.groupKey label; KV moves only within a group. */
+  group?: string;
 }
 
 /** Public identity of a running pod (what `engine-sim ready` prints). */
@@ -38,6 +53,10 @@ export interface SimPodInfo {
   model: string;
   engine: EngineFlavour;
   role: PodRole;
+  /** PD group, when the pod has one. */
+  group?: string;
+  /** NIXL engine id (`remote_engine_id` of this pod's prefills). */
+  kvEngineId: string;
   loras: string[];
 }
 
@@ -57,13 +76,17 @@ const ROUTES: Record<string, readonly string[]> = {
 };
 
 /** A simulated inference pod: an Engine behind its own HTTP server on ip:port. */
-export class SimPod {
+export class SimPod implements PdPeer {
   readonly name: string;
   readonly namespace: string;
   readonly ip: string;
   readonly model: string;
   readonly flavour: EngineFlavour;
   readonly role: PodRole;
+  /** PD group, or null. */
+  readonly group: string | null;
+  /** Stable for the pod's life: its name plus a process-unique suffix. */
+  readonly kvEngineId: string;
   /** Bound port (the real one after listen(), also when the spec asked for 0). */
   port: number;
   /** The scheduler, KV cache, LoRA slots and statistics of this pod. */
@@ -87,11 +110,13 @@ export class SimPod {
     this.model = spec.model;
     this.flavour = spec.engine ?? 'vllm';
     this.role = spec.role ?? 'both';
+    this.group = spec.group ?? null;
+    this.kvEngineId = `${this.name}-${PROCESS_TAG}-${++engineSeq}`;
     this.engine = new Engine({
-      pod: this.name, namespace: this.namespace, role: this.role, flavour: this.flavour, modelName: this.model,
-      loras: spec.loras ?? [], profile, timeScale,
+      pod: this.name, namespace: this.namespace, role: this.role, group: this.group, flavour: this.flavour,
+      modelName: this.model, loras: spec.loras ?? [], profile, timeScale,
     });
-    this.ctx = { podName: this.name, baseModel: this.model, engine: this.engine, faults: this.faults };
+    this.ctx = { podName: this.name, baseModel: this.model, engine: this.engine, faults: this.faults, pd: this };
     this.server = http.createServer((req, res) => void this.handle(req, res));
     // Routers keep connections alive; outlive their (usually 60 s) idle timeouts.
     this.server.keepAliveTimeout = 65_000;
@@ -109,7 +134,8 @@ export class SimPod {
   info(): SimPodInfo {
     return {
       name: this.name, namespace: this.namespace, ip: this.ip, port: this.port, url: this.url, model: this.model,
-      engine: this.flavour, role: this.role, loras: this.engine.lora.list().map((l) => l.name),
+      engine: this.flavour, role: this.role, ...(this.group !== null ? { group: this.group } : {}),
+      kvEngineId: this.kvEngineId, loras: this.engine.lora.list().map((l) => l.name),
     };
   }
 
@@ -121,6 +147,7 @@ export class SimPod {
       this.server.listen(this.port, this.ip, () => {
         this.server.off('error', onError);
         this.port = (this.server.address() as AddressInfo).port;
+        PD_REGISTRY.add(this);
         resolve();
       });
     });
@@ -128,6 +155,7 @@ export class SimPod {
 
   /** Stop the engine and close the server, dropping open connections. */
   close(): Promise<void> {
+    PD_REGISTRY.remove(this);
     this.engine.stop();
     return new Promise((resolve) => {
       if (!this.server.listening) return resolve();
@@ -278,6 +306,7 @@ export class SimPod {
       kv: snap.kv,
       loras: snap.loras,
       counters: { ...this.engine.stats.counters, loraLoads: snap.loras.loads, kvEvictions: snap.kv.evictions },
+      pd: this.engine.stats.pd.toJSON(),
       faults: { pending: this.faults.list(), held: this.faults.held },
     };
   }

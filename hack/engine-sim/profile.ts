@@ -28,6 +28,14 @@
  *   chunk when the sequence ends). Scheduling and timing do not change, only how
  *   many chunks go on the wire, which lets a benchmark on a small machine stream
  *   hundreds of thousands of simulated tokens per second.
+ * - kvTransferMsPerToken 0.002: prefill/decode disaggregation moves a prompt's KV from the prefill
+ *   pod to the decode pod (NIXL/Mooncake over RDMA, or loading it from an LMCache store). The
+ *   7B GQA profile holds 56 KiB per token; at ~28 GB/s (a 200-400 Gb/s RDMA NIC at realistic
+ *   efficiency) that is 0.002 ms per token: 2 ms for a 1k-token prompt, 32 ms for 16k. Over
+ *   plain TCP (~10 Gb/s) it would be ~0.05.
+ * - lmcacheStoreBlocks 16384: the LMCache store a PD group shares (CPU RAM or a remote store)
+ *   keeps the 16,384 most recently published blocks (262,144 tokens, ~14 GiB for this model:
+ *   as large as the GPU pool), evicting the least recently used.
  * - maxLoras 4, loraLoadMs 100: vLLM's --max-loras default is 1, routers are
  *   usually tested with a handful; 100 ms is a rank-16 adapter read from local
  *   disk and copied to the GPU.
@@ -58,6 +66,10 @@ export interface EngineProfile {
   decodeMsPerContextToken: number;
   /** Output tokens per streamed chunk after the first token, which is always sent at once. */
   streamInterval: number;
+  /** Cost of moving one prompt token's KV between pods (PD disaggregation), ms. */
+  kvTransferMsPerToken: number;
+  /** Blocks the LMCache store shared by a PD group keeps (LRU). */
+  lmcacheStoreBlocks: number;
   /** LoRA adapters resident on the GPU at once (vLLM --max-loras). */
   maxLoras: number;
   /** Cost of bringing a non-resident adapter onto the GPU, ms. */
@@ -77,6 +89,8 @@ export const DEFAULT_PROFILE: Readonly<EngineProfile> = Object.freeze({
   decodeMsPerSeq: 0.08,
   decodeMsPerContextToken: 0,
   streamInterval: 1,
+  kvTransferMsPerToken: 0.002,
+  lmcacheStoreBlocks: 16384,
   maxLoras: 4,
   loraLoadMs: 100,
 });
@@ -89,6 +103,7 @@ const INTEGER_KEYS: ReadonlySet<keyof EngineProfile> = new Set<keyof EngineProfi
   'numGpuBlocks',
   'maxModelLen',
   'streamInterval',
+  'lmcacheStoreBlocks',
   'maxLoras',
 ]);
 

@@ -75,7 +75,7 @@ describe('lintExposition', () => {
 
 describe('renderMetrics', () => {
   const snap: EngineSnapshot = {
-    pod: 'p', namespace: 'ns', role: 'decode', flavour: 'vllm', modelName: 'm', running: 2, waiting: 3,
+    pod: 'p', namespace: 'ns', role: 'decode', group: 'g1', flavour: 'vllm', modelName: 'm', running: 2, waiting: 3,
     maxNumSeqs: 8, batchMaxTokens: 100,
     kv: { blockSize: 16, numGpuBlocks: 100, usedBlocks: 25, cachedBlocks: 30, usage: 0.25, evictions: 0 },
     loras: { max: 4, registered: ['a'], resident: ['a'], running: ['a'], waiting: [], loads: 1, evictions: 0 },

@@ -42,6 +42,9 @@ function validateSpec(spec: SimPodSpec, i: number): void {
   if (!Number.isInteger(spec.port) || spec.port < 0 || spec.port > 65535) throw new Error(`${where}: bad port ${spec.port}`);
   if (spec.engine !== undefined && !FLAVOURS.has(spec.engine)) throw new Error(`${where}: engine must be vllm, sglang or tgi`);
   if (spec.role !== undefined && !ROLES.has(spec.role)) throw new Error(`${where}: role must be prefill, decode or both`);
+  if (spec.group !== undefined && (typeof spec.group !== 'string' || spec.group === '')) {
+    throw new Error(`${where}: group must be a non-empty string (the pdGroup.groupKey label value)`);
+  }
   if (spec.loras?.includes(spec.model)) throw new Error(`${where}: a LoRA adapter cannot share the base model's name`);
 }
 

@@ -54,6 +54,9 @@ describe('scorer formulas', () => {
     ['loaded 1, free slot 0.5, full 0', 'a', [[{ lora: { active: ['a'], waiting: [], maxLoras: 2 } }], [{ lora: { active: ['b'], waiting: [], maxLoras: 2 } }], [{ lora: { active: ['b', 'c'], waiting: [], maxLoras: 2 } }]], [1, 0.5, 0]],
     ['waiting adapters take slots', 'a', [[{ lora: { active: ['b'], waiting: ['c'], maxLoras: 2 } }]], [0]],
     ['unknown slot count counts as free', 'a', [[{ lora: { active: ['b'], waiting: [], maxLoras: null } }]], [0.5]],
+    ['waiting for it counts as resident', 'a', [[{ lora: { active: ['b'], waiting: ['a'], maxLoras: 2 } }]], [1]],
+    ['registered but idle: a free slot, not resident', 'a', [[{ lora: { active: ['b'], waiting: [], maxLoras: 2, registered: ['a', 'b'] } }]], [0.5]],
+    ['not registered on the pod: it cannot serve it', 'a', [[{ lora: { active: ['b'], waiting: [], maxLoras: 4, registered: ['b'] } }]], [0]],
     ['base-model request → 1', null, [[{ lora: { active: [], waiting: [], maxLoras: 0 } }]], [1]],
   ])('lora-affinity: %s', (_n, lora, specs, expected) => expect(scores(new LoraAffinityScorer('la'), fleet(specs), request('', lora))).toEqual(expected));
 

@@ -1,7 +1,8 @@
 /**
  * lora-affinity-scorer (endpoint picker), also `lora-affinity` (Kthena). No parameters.
  *
- *   score_i = 1     the adapter is active on i (loaded, or with requests running)
+ *   score_i = 1     the adapter is active on i (requests running or waiting for it: on a GPU slot)
+ *           = 0     i does not list the adapter in /v1/models (it cannot serve it without a load)
  *           = 0.5   i has a free adapter slot (active + waiting adapters < maxLoras, or unknown max)
  *           = 0     otherwise: serving would evict another adapter
  *   base-model requests: 1 for every endpoint.
@@ -19,7 +20,8 @@ export const LORA_AFFINITY_SCORER = 'lora-affinity-scorer';
 export function loraTier(ep: Endpoint, lora: string): number {
   const m = ep.metrics;
   if (m.stale || !m.lora) return 0;
-  if (m.lora.active.includes(lora)) return 1;
+  if (m.lora.active.includes(lora) || m.lora.waiting.includes(lora)) return 1;
+  if (m.lora.registered && !m.lora.registered.includes(lora)) return 0;
   let used = m.lora.active.length;
   for (const w of m.lora.waiting) if (!m.lora.active.includes(w)) used++;
   if (m.lora.maxLoras === null || used < m.lora.maxLoras) return 0.5;
