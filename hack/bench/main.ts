@@ -17,6 +17,7 @@
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { DEFAULT_FAIRNESS, fairnessMarkdown, runFairness } from './fairness';
+import { DEFAULT_PD, pdMarkdown, runPd } from './pd';
 import { DEFAULT_LORA, LORA_ROWS, loraMarkdown, runLora, type LoraRowName } from './lora';
 import { DEFAULT_OVERHEAD, runOverhead, type OverheadOptions } from './overhead';
 import { DEFAULT_RATELIMIT_COST, ratelimitCostMarkdown, runRatelimitCost } from './ratelimit-cost';
@@ -163,9 +164,11 @@ Modes:
   scheduler-micro  time per scheduling decision, 100 endpoints, 32k-character prompts
   fairness         one heavy and five light users at 3× capacity: fairness queue vs FIFO (Jain's index)
   ratelimit-cost   latency a token rate limit adds: no limit vs local vs global (real redis-server)
+  pd               2 prefill + 2 decode pods (nixl) vs 4 aggregated pods, long prompts: TTFT and inter-token latency
   lora             16 LoRA adapters, 4 pods × 4 slots, Zipf popularity: lora-affinity vs least-request (TTFT, adapter loads)
 
 fairness flags: --overload X (${DEFAULT_FAIRNESS.overload}) --duration S (${DEFAULT_FAIRNESS.durationSec}) --warmup S (${DEFAULT_FAIRNESS.warmupSec}) --json FILE --markdown
+pd flags: --requests N (${DEFAULT_PD.requests}) --rate R wall req/s (${DEFAULT_PD.rate}) --prompt-tokens N (${DEFAULT_PD.promptTokens}) --output-tokens N (${DEFAULT_PD.outputTokens}) --time-scale N (${DEFAULT_PD.timeScale}) --json FILE --markdown
 lora flags: --rate R simulated req/s (${DEFAULT_LORA.rate}) --duration S (${DEFAULT_LORA.durationSec}) --warmup S (${DEFAULT_LORA.warmupSec}) --time-scale N (${DEFAULT_LORA.timeScale})
             --lora-load-ms MS (${DEFAULT_LORA.loraLoadMs}) --zipf S (${DEFAULT_LORA.zipfS}) --seed N (${DEFAULT_LORA.seed}) --rows ${LORA_ROWS.join(',')} --json FILE --markdown
 ratelimit-cost flags: --rate R (${DEFAULT_RATELIMIT_COST.rate}) --duration S (${DEFAULT_RATELIMIT_COST.durationSec}) --rounds N (${DEFAULT_RATELIMIT_COST.rounds}) --json FILE --markdown
@@ -241,6 +244,24 @@ export async function main(argv: readonly string[]): Promise<number> {
       const json = flags.get('json');
       if (typeof json === 'string') writeFileSync(json, `${JSON.stringify(result, null, 2)}\n`);
       process.stdout.write(`${fairnessMarkdown(result)}\n`);
+      return 0;
+    }
+    case 'pd': {
+      const known = new Set(['requests', 'rate', 'prompt-tokens', 'output-tokens', 'time-scale', 'json', 'markdown']);
+      for (const f of flags.keys()) if (!known.has(f)) throw new Error(`pd: unknown flag --${f} (see --help)`);
+      const v = (f: string) => { const x = flags.get(f); return typeof x === 'string' ? x : undefined; };
+      const o = {
+        ...DEFAULT_PD,
+        ...(v('requests') ? { requests: positive('requests', v('requests')!, true) } : {}),
+        ...(v('rate') ? { rate: positive('rate', v('rate')!) } : {}),
+        ...(v('prompt-tokens') ? { promptTokens: positive('prompt-tokens', v('prompt-tokens')!, true) } : {}),
+        ...(v('output-tokens') ? { outputTokens: positive('output-tokens', v('output-tokens')!, true) } : {}),
+        ...(v('time-scale') ? { timeScale: positive('time-scale', v('time-scale')!) } : {}),
+      };
+      const rows = await runPd({ ...o, progress });
+      const json = flags.get('json');
+      if (typeof json === 'string') writeFileSync(json, `${JSON.stringify({ settings: o, rows }, null, 2)}\n`);
+      process.stdout.write(`${pdMarkdown(rows, o)}\n`);
       return 0;
     }
     case 'lora': {

@@ -166,9 +166,9 @@ async function measure(setup: PdRow['setup'], url: string, o: PdOptions): Promis
 export function pdMarkdown(rows: PdRow[], o: Omit<PdOptions, 'progress'>): string {
   const s = (ms: number) => `${Math.round(ms * o.timeScale)} ms`;
   const out = [`${o.requests} streaming requests of ${o.promptTokens} prompt + ${o.outputTokens} output tokens, Poisson at ${o.rate} req/s wall (time scale ${o.timeScale}); times in simulated ms.`, '',
-    '| setup | ok | errors | TTFT p50 | TTFT p99 | ITL p50 | ITL p99 | e2e p50 | req/s (wall) |', '|---|---|---|---|---|---|---|---|---|'];
+    '| setup | ok | errors | TTFT p50 | TTFT p99 | ITL mean | ITL p50 | ITL p99 | ITL p99.9 | ITL max | e2e p50 | req/s (wall) |', '|---|---|---|---|---|---|---|---|---|---|---|---|'];
   for (const r of rows) {
-    out.push(`| ${r.setup === 'pd' ? '2 prefill + 2 decode (nixl)' : '4 aggregated'} | ${r.ok} | ${r.errors} | ${s(r.ttft.p50)} | ${s(r.ttft.p99)} | ${s(r.itl.p50)} | ${s(r.itl.p99)} | ${s(r.e2e.p50)} | ${r.reqPerSec} |`);
+    out.push(`| ${r.setup === 'pd' ? '2 prefill + 2 decode (nixl)' : '4 aggregated'} | ${r.ok} | ${r.errors} | ${s(r.ttft.p50)} | ${s(r.ttft.p99)} | ${(r.itl.mean * o.timeScale).toFixed(1)} ms | ${s(r.itl.p50)} | ${s(r.itl.p99)} | ${s(r.itl.p999)} | ${s(r.itl.max)} | ${s(r.e2e.p50)} | ${r.reqPerSec} |`);
   }
   return out.join('\n');
 }
