@@ -192,7 +192,8 @@ describe('PD disaggregation', () => {
 
   it('fails over to the next pair when a prefill pod fails, and never pairs across groups', async () => {
     // The first pair for this prompt, then make its prefill pod fail.
-    const prompt = 'fail over, please';
+    // Several 64-character blocks, so the prefix index brings the same prompt back to the same pair.
+    const prompt = 'fail over, please: this prompt is long enough to fill a few prefix-cache blocks. '.repeat(4);
     const first = await request(`${sluice.url}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'pd-nixl', prompt, max_tokens: 3 }) });
     await first.body.dump();
     const failed = /prefill=default\/([^;]+)/.exec(String(first.headers['x-sluice-decision']))![1]!;

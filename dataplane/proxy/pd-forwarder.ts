@@ -5,7 +5,7 @@
  *
  * | connector                  | prefill request                                   | decode request                                  |
  * |----------------------------|---------------------------------------------------|-------------------------------------------------|
- * | `http`, `lmcache`          | the original body; awaited                        | the original body, after the prefill answered   |
+ * | `http`, `lmcache`          | the original body; awaited (answer drained)       | the original body, after the prefill answered   |
  * | `nixl`, `mooncake` (vLLM)  | `max_tokens: 1`, `stream: false`, no              | the original body plus the prefill answer's     |
  * |                            | `stream_options`, `kv_transfer_params`            | `kv_transfer_params`                            |
  * |                            | `{do_remote_decode: true, do_remote_prefill:      |                                                 |
@@ -126,8 +126,15 @@ export async function forwardPd(fr: PdForwardRequest, res: ServerResponse): Prom
         prefillDone = prefill(pair.prefill, fr, prefillBody(protocol, fr.json, bootstrap), deadline).catch(() => undefined);
       } else {
         const answer = await prefill(pair.prefill, fr, prefillBody(protocol, fr.json, null), deadline);
+        // http/lmcache: the answer only says the KV is stored (it may be a stream); nixl: it carries the transfer.
         if (protocol === 'nixl') {
-          const kv = (answer as { kv_transfer_params?: unknown }).kv_transfer_params;
+          let parsed: unknown;
+          try {
+            parsed = JSON.parse(answer);
+          } catch {
+            throw new PairFailed(`prefill ${pair.prefill.pod} answered something that is not JSON`, false);
+          }
+          const kv = (parsed as { kv_transfer_params?: unknown } | null)?.kv_transfer_params;
           if (typeof kv !== 'object' || kv === null) throw new PairFailed(`prefill pod ${pair.prefill.pod} answered without kv_transfer_params; is it running with a ${server.spec.kvConnector} KV connector?`, false);
           decodeJson = { ...fr.json, kv_transfer_params: kv };
         }
@@ -170,8 +177,8 @@ export async function forwardPd(fr: PdForwardRequest, res: ServerResponse): Prom
   throw new SluiceError('SLUICE_UPSTREAM_ERROR', `ModelServer ${server.key}: no prefill/decode pair answered: ${failures.join('; ')}`);
 }
 
-/** Sends the prefill request and returns its JSON answer; throws PairFailed, PrefillRefused (4xx) or a timeout. */
-async function prefill(ep: Endpoint, fr: PdForwardRequest, json: Record<string, unknown>, deadline: number): Promise<unknown> {
+/** Sends the prefill request and returns its answer's text; throws PairFailed, PrefillRefused (4xx) or a timeout. */
+async function prefill(ep: Endpoint, fr: PdForwardRequest, json: Record<string, unknown>, deadline: number): Promise<string> {
   const body = Buffer.from(JSON.stringify(json));
   const left = deadline - Date.now();
   if (left <= 0) throw new SluiceError('SLUICE_UPSTREAM_TIMEOUT', `ModelServer ${fr.server.key} did not answer within its trafficPolicy.timeout of ${fr.server.spec.timeoutMs}ms (during prefill on ${ep.pod})`);
@@ -185,11 +192,7 @@ async function prefill(ep: Endpoint, fr: PdForwardRequest, json: Record<string, 
     const text = await res.body.text();
     if (res.statusCode >= 500) throw new PairFailed(`prefill ${ep.pod} answered ${res.statusCode}: ${text.slice(0, 200)}`, false);
     if (res.statusCode >= 400) throw new PrefillRefused(res.statusCode, String(res.headers['content-type'] ?? 'application/json'), text);
-    try {
-      return JSON.parse(text) as unknown;
-    } catch {
-      throw new PairFailed(`prefill ${ep.pod} answered something that is not JSON`, false);
-    }
+    return text;
   } catch (err) {
     if (err instanceof PairFailed || err instanceof SluiceError || err instanceof PrefillRefused) throw err;
     const code = (err as { code?: string }).code;
