@@ -70,7 +70,7 @@ export async function startDataplane(settings: DataplaneSettings): Promise<Datap
     }
   }
   governance = new Governance({ store, metrics, log });
-  const traffic = createTrafficServer({ settings, store, metrics, log, governance, loraLoader: new LoraLoader() });
+  const traffic = createTrafficServer({ settings, store, metrics, log, governance, loraLoader: new LoraLoader((result) => metrics.loraLoads.labels(result).inc()) });
   const admin = createAdminApp({ pushToken: settings.pushToken, store, registry, metrics, log, schedulerEnv, governance });
   const trafficPort = await listen(traffic, settings.listen.host, settings.listen.port);
   scraper.start();

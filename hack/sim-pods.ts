@@ -59,3 +59,17 @@ export function simPodsFor(objects: ObjectSet): SimPodFromFolder[] {
   }
   return out;
 }
+
+/**
+ * A Running and Ready Pod as YAML (one document, no `---`), the way tests and benchmarks
+ * describe simulated engine pods to the operator.
+ */
+export function readyPodYaml(name: string, labels: Record<string, string>, ip: string, opts: { namespace?: string; annotations?: Record<string, string> } = {}): string {
+  const map = (m: Record<string, string>) => `{${Object.entries(m).map(([k, v]) => `${k}: ${JSON.stringify(v)}`).join(', ')}}`;
+  const annotations = opts.annotations ? `, annotations: ${map(opts.annotations)}` : '';
+  return `apiVersion: v1
+kind: Pod
+metadata: {name: ${name}, namespace: ${opts.namespace ?? 'default'}, labels: ${map(labels)}${annotations}}
+status: {phase: Running, podIP: ${ip}, conditions: [{type: Ready, status: "True"}]}
+`;
+}

@@ -7,6 +7,7 @@
  */
 import { setMaxListeners } from 'node:events';
 import { Agent, request } from 'undici';
+import { readyPodYaml } from '../hack/sim-pods';
 import { startLocalSluice, type LocalSluice } from './helpers/cluster';
 import { stopAll, waitFor } from './helpers/processes';
 
@@ -40,21 +41,7 @@ spec:
     - modelServerName: "${name}"
 `;
 
-const pod = (name: string, app: string, ip: string) => `apiVersion: v1
-kind: Pod
-metadata:
-  name: ${name}
-  namespace: default
-  labels:
-    app: ${app}
-status:
-  phase: Running
-  podIP: ${ip}
-  conditions:
-  - type: Ready
-    status: "True"
----
-`;
+const pod = (name: string, app: string, ip: string) => `${readyPodYaml(name, { app }, ip)}---\n`;
 
 let sluice: LocalSluice;
 /** The test's own connections, closed before the processes stop so none outlives the test. */

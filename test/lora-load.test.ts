@@ -5,6 +5,7 @@
  * and later requests stay on that pod; without the annotation the engine's own answer passes.
  */
 import { request } from 'undici';
+import { readyPodYaml } from '../hack/sim-pods';
 import { startLocalSluice, type LocalSluice } from './helpers/cluster';
 import { stopAll, waitFor } from './helpers/processes';
 
@@ -37,21 +38,7 @@ spec:
   rules:
   - targetModels:
     - modelServerName: "${name}"
-${ips.map((ip, i) => `---
-apiVersion: v1
-kind: Pod
-metadata:
-  name: ${name}-${i}
-  namespace: default
-  labels:
-    app: ${name}
-status:
-  phase: Running
-  podIP: ${ip}
-  conditions:
-  - type: Ready
-    status: "True"
-`).join('')}`;
+${ips.map((ip, i) => `---\n${readyPodYaml(`${name}-${i}`, { app: name }, ip)}`).join('')}`;
 
 let sluice: LocalSluice;
 

@@ -9,6 +9,7 @@
 import { createServer, type Server } from 'node:http';
 import OpenAI from 'openai';
 import { request } from 'undici';
+import { readyPodYaml } from '../hack/sim-pods';
 import { startLocalSluice, type LocalSluice } from './helpers/cluster';
 import { ROOT, stopAll } from './helpers/processes';
 import { readFileSync } from 'node:fs';
@@ -125,11 +126,7 @@ spec:
   model: filler
   inferenceEngine: vLLM
 ---
-apiVersion: v1
-kind: Pod
-metadata: {name: filler-0, namespace: default, labels: {app: filler}}
-status: {phase: Running, podIP: 127.${SUBNET}.0.90, conditions: [{type: Ready, status: "True"}]}
-`,
+${readyPodYaml('filler-0', { app: 'filler' }, `127.${SUBNET}.0.90`)}`,
     },
   });
 }, 60_000);

@@ -31,8 +31,8 @@ export class LoraLoader {
     await this.ensure(target, adapter, path, timeoutMs);
     return [target, ...order.filter((ep) => ep !== target)];
   }
-  /** Loads done, for metrics: by result. */
-  readonly counts = { loaded: 0, failed: 0 };
+  /** `onLoad` hears every finished load (the data plane counts them in sluice_lora_loads_total). */
+  constructor(private readonly onLoad: (result: 'loaded' | 'failed') => void = () => undefined) {}
 
   /** Loads `adapter` on `ep` from `path`; resolves when the engine has it, throws SLUICE_UPSTREAM_ERROR if not. */
   ensure(ep: Endpoint, adapter: string, path: string, timeoutMs: number): Promise<void> {
@@ -60,14 +60,14 @@ export class LoraLoader {
       status = res.statusCode;
       text = await res.body.text();
     } catch (err) {
-      this.counts.failed++;
+      this.onLoad('failed');
       throw new SluiceError('SLUICE_UPSTREAM_ERROR', `could not load LoRA adapter ${adapter} on ${ep.pod}: ${(err as Error).message}`);
     }
     if (status !== 200 && !(status === 400 && /already/i.test(text))) {
-      this.counts.failed++;
+      this.onLoad('failed');
       throw new SluiceError('SLUICE_UPSTREAM_ERROR', `could not load LoRA adapter ${adapter} on ${ep.pod} (load_lora_adapter answered ${status}: ${text.slice(0, 300)}); check sluice.dev/lora-path-template and that vLLM runs with VLLM_ALLOW_RUNTIME_LORA_UPDATING=True`);
     }
-    this.counts.loaded++;
+    this.onLoad('loaded');
     const lora = ep.metrics.lora ?? { active: [], waiting: [], maxLoras: null };
     const registered = lora.registered ?? [];
     if (!registered.includes(adapter)) ep.metrics = { ...ep.metrics, lora: { ...lora, registered: [...registered, adapter] } };

@@ -118,12 +118,12 @@ export async function forwardPd(fr: PdForwardRequest, res: ServerResponse): Prom
     const pair = pairs[i]!;
     const bootstrap = protocol === 'sglang' ? { bootstrap_host: host(pair.prefill), bootstrap_port: SGLANG_BOOTSTRAP_PORT, bootstrap_room: randomInt(2 ** 47) } : null;
     let decodeJson: Record<string, unknown> = fr.json;
-    let prefillDone: Promise<unknown> | null = null;
     try {
       if (protocol === 'sglang') {
         decodeJson = { ...fr.json, ...bootstrap };
         // Sent together: the decode pod waits for the prefill pod's KV in the bootstrap room.
-        prefillDone = prefill(pair.prefill, fr, prefillBody(protocol, fr.json, bootstrap), deadline).catch(() => undefined);
+        // Its answer is dropped; a failed prefill shows as the decode pod's error (the room never fills).
+        void prefill(pair.prefill, fr, prefillBody(protocol, fr.json, bootstrap), deadline).catch(() => undefined);
       } else {
         const answer = await prefill(pair.prefill, fr, prefillBody(protocol, fr.json, null), deadline);
         // http/lmcache: the answer only says the KV is stored (it may be a stream); nixl: it carries the transfer.
@@ -170,8 +170,6 @@ export async function forwardPd(fr: PdForwardRequest, res: ServerResponse): Prom
       if (retriesLeft <= 0) break;
       retriesLeft -= 1;
       fr.onFailover('status');
-    } finally {
-      void prefillDone;
     }
   }
   throw new SluiceError('SLUICE_UPSTREAM_ERROR', `ModelServer ${server.key}: no prefill/decode pair answered: ${failures.join('; ')}`);

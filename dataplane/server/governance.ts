@@ -59,7 +59,7 @@ export class Governance {
   readonly limiter: RateLimiter;
   readonly usage: UsageWindow;
   private readonly queues = new Map<string, FairQueue>();
-  private readonly limits = new WeakMap<RouteEntry, RouteRateLimit>();
+  private readonly limits = new WeakMap<RouteEntry, { limit: RouteRateLimit; shared: Budget | null }>();
   private readonly store: SnapshotStore;
   private readonly metrics: DataplaneMetrics;
 
@@ -142,9 +142,14 @@ export class Governance {
   admitRate(route: RouteEntry, identity: Identity, estimate: number): RateTicket | null | Promise<RateTicket | null> {
     const rl = route.spec.rateLimit;
     if (!rl) return null;
-    let limit = this.limits.get(route);
-    if (!limit) this.limits.set(route, (limit = routeLimit(rl)));
-    const budget = budgetFor(route.key, limit, identity);
+    let cached = this.limits.get(route);
+    if (!cached) {
+      const limit = routeLimit(rl);
+      // A route-wide budget is the same for every request: built once per snapshot.
+      cached = { limit, shared: rl.per === 'route' ? budgetFor(route.key, limit, identity) : null };
+      this.limits.set(route, cached);
+    }
+    const budget = cached.shared ?? budgetFor(route.key, cached.limit, identity);
     const d = this.limiter.check(budget, estimate);
     return d instanceof Promise ? d.then((x) => this.ticket(route, budget, estimate, x)) : this.ticket(route, budget, estimate, d);
   }

@@ -55,6 +55,9 @@ export class DataplaneMetrics {
   /** Queued bytes now. */
   readonly queueBytes = new Gauge({ name: 'sluice_queue_bytes', help: 'Request body bytes waiting in a ModelServer queue, by server.', labelNames: ['server'] as const, registers: [this.registry] });
 
+  /** LoRA adapters Sluice loaded on engines (sluice.dev/lora-load). */
+  readonly loraLoads = new Counter({ name: 'sluice_lora_loads_total', help: 'LoRA adapters the data plane asked an engine to load (sluice.dev/lora-load), by result (loaded, failed).', labelNames: ['result'] as const, registers: [this.registry] });
+
   private readonly decisionChildren = new Map<string, CounterChild>();
   private readonly tokenChildren = new Map<string, [CounterChild, CounterChild]>();
 

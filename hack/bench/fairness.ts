@@ -16,6 +16,7 @@ import { Pool, request } from 'undici';
 import { poissonArrivals } from './gsp-workload';
 import { sleep, stopAll, waitUntil } from './processes';
 import { startStack } from './stack';
+import { readyPodYaml } from '../sim-pods';
 import { round, summarize } from './stats';
 
 /** Settings of a fairness run. */
@@ -99,12 +100,7 @@ spec:
   workloadPort: {port: 8000}
   model: m
   inferenceEngine: vLLM
-${POD_IPS.map((ip, i) => `---
-apiVersion: v1
-kind: Pod
-metadata: {name: fair-${i}, namespace: default, labels: {app: fair}}
-status: {phase: Running, podIP: ${ip}, conditions: [{type: Ready, status: "True"}]}`).join('\n')}
-`;
+${POD_IPS.map((ip, i) => `---\n${readyPodYaml(`fair-${i}`, { app: 'fair' }, ip)}`).join('')}`;
 
 const jain = (xs: number[]) => xs.reduce((a, b) => a + b, 0) ** 2 / (xs.length * xs.reduce((a, b) => a + b * b, 0) || 1);
 

@@ -27,6 +27,7 @@ import { mulberry32, poissonArrivals, randomWords } from './gsp-workload';
 import { sleep, stopAll, waitUntil } from './processes';
 import { startStack, type Stack } from './stack';
 import { round, summarize } from './stats';
+import { readyPodYaml } from '../sim-pods';
 
 /** Configurations this mode can run. */
 export const LORA_ROWS = ['lora-affinity', 'least-request', 'static-partition'] as const;
@@ -245,11 +246,7 @@ export function rowObjects(row: LoraRowName, o: Pick<LoraOptions, 'adapters' | '
   const names = Array.from({ length: o.adapters }, (_, k) => adapterName(k));
   const docs: string[] = [];
   for (let i = 0; i < o.pods; i++) {
-    docs.push(`apiVersion: v1
-kind: Pod
-metadata: {name: ${podName(i)}, namespace: ${NS}, labels: {app: lora, slot: "s${i}"}}
-status: {phase: Running, podIP: ${podIp(i)}, conditions: [{type: Ready, status: "True"}]}
-`);
+    docs.push(readyPodYaml(podName(i), { app: 'lora', slot: `s${i}` }, podIp(i), { namespace: NS }));
   }
   if (row === 'static-partition') {
     staticPartition(o.adapters, o.pods).forEach((ranks, i) => {

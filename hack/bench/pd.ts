@@ -17,6 +17,7 @@ import { Pool } from 'undici';
 import { mulberry32, poissonArrivals, randomWords } from './gsp-workload';
 import { sleep, stopAll } from './processes';
 import { startStack } from './stack';
+import { readyPodYaml } from '../sim-pods';
 import { round, summarize, type LatencySummary } from './stats';
 
 /** Settings of a run. */
@@ -57,13 +58,9 @@ function objects(pd: boolean): string {
       decodeLabels: {role: decode}`
     : '    matchLabels: {app: bench}';
   const pods = IPS.map((ip, i) => {
-    const labels = pd ? `{app: bench, group: g0, role: ${i < 2 ? 'prefill' : 'decode'}}` : '{app: bench}';
-    return `---
-apiVersion: v1
-kind: Pod
-metadata: {name: bench-${i}, namespace: default, labels: ${labels}}
-status: {phase: Running, podIP: ${ip}, conditions: [{type: Ready, status: "True"}]}`;
-  }).join('\n');
+    const labels: Record<string, string> = pd ? { app: 'bench', group: 'g0', role: i < 2 ? 'prefill' : 'decode' } : { app: 'bench' };
+    return `---\n${readyPodYaml(`bench-${i}`, labels, ip)}`;
+  }).join('');
   return `apiVersion: networking.serving.volcano.sh/v1alpha1
 kind: ModelRoute
 metadata: {name: bench, namespace: default}
@@ -82,8 +79,7 @@ ${selector}
   model: m
   inferenceEngine: vLLM
 ${pd ? '  kvConnector: {type: nixl}\n' : ''}  trafficPolicy: {timeout: 600s}
-${pods}
-`;
+${pods}`;
 }
 
 /** Runs both setups. */

@@ -16,6 +16,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startRedisServer } from '../redis-server';
+import { readyPodYaml } from '../sim-pods';
 import { runLoadInChild } from './load-generator';
 import { stopAll } from './processes';
 import { DEFAULT_ENGINE, startStack } from './stack';
@@ -82,11 +83,7 @@ spec:
   model: "${e.model}"
   inferenceEngine: vLLM
 ---
-apiVersion: v1
-kind: Pod
-metadata: {name: bench-0, namespace: default, labels: {app: bench}}
-status: {phase: Running, podIP: ${e.ip}, conditions: [{type: Ready, status: "True"}]}
-`;
+${readyPodYaml('bench-0', { app: 'bench' }, e.ip)}`;
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
