@@ -46,7 +46,7 @@ export async function startDataplane(settings: DataplaneSettings): Promise<Datap
   const log = createLogger('dataplane', settings.logLevel, { buffered: true });
   const metrics = new DataplaneMetrics();
   const registry = new EndpointRegistry({ connections: settings.connectionsPerEndpoint, connectTimeoutMs: settings.connectTimeoutMs });
-  const schedulerEnv = new SchedulerEnv(registry);
+  const schedulerEnv = new SchedulerEnv(registry, { log, kvBlocksPerPod: settings.kvBlocksPerPod });
   const scraper = new MetricsScraper(registry, {
     ...settings.scrape,
     log,
@@ -58,6 +58,8 @@ export async function startDataplane(settings: DataplaneSettings): Promise<Datap
     },
   });
   const store = new SnapshotStore(registry, schedulerEnv);
+  // Every applied snapshot (the startup file included) decides which pods' KV events to follow.
+  store.onApply((table) => schedulerEnv.applyTable(table));
   // Created once the store exists; the scraper's callback above reads it late.
   let governance: Governance | null = null;
   if (settings.snapshotFile && existsSync(settings.snapshotFile)) {
@@ -96,6 +98,7 @@ export async function startDataplane(settings: DataplaneSettings): Promise<Datap
       traffic.closeAllConnections();
       adminHttp.closeAllConnections();
       await registry.close();
+      await schedulerEnv.close();
     },
   };
 }

@@ -29,6 +29,8 @@ export interface DataplaneSettings {
   readonly decisionHeader: boolean;
   /** Engine metrics scrape period, timeout, and the age after which metrics are stale. */
   readonly scrape: { intervalMs: number; timeoutMs: number; staleAfterMs: number };
+  /** KV blocks the engine-event index keeps per pod (memory bound; docs/kv-cache-aware.md). */
+  readonly kvBlocksPerPod: number;
 }
 
 const FLAGS = {
@@ -46,6 +48,7 @@ const FLAGS = {
   'scrape-interval-ms': '1000',
   'scrape-timeout-ms': '500',
   'stale-after-ms': '3000',
+  'kv-blocks-per-pod': '262144',
 } as const;
 
 type FlagName = keyof typeof FLAGS;
@@ -112,6 +115,7 @@ export function parseDataplaneSettings(argv: readonly string[], env: NodeJS.Proc
       timeoutMs: attempt(() => positiveInt('scrape-timeout-ms', values['scrape-timeout-ms']!)) ?? 0,
       staleAfterMs: attempt(() => positiveInt('stale-after-ms', values['stale-after-ms']!)) ?? 0,
     },
+    kvBlocksPerPod: attempt(() => positiveInt('kv-blocks-per-pod', values['kv-blocks-per-pod']!)) ?? 0,
   };
   if (errors.length) throw new Error(`invalid data-plane settings:\n  ${errors.join('\n  ')}`);
   return Object.freeze(settings);

@@ -14,7 +14,7 @@ import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFi
 import { join, resolve } from 'node:path';
 import { request } from 'undici';
 import { DirectorySource } from '../operator/sources/directory-source';
-import { simPodsFor } from './sim-pods';
+import { simPodsFor, simTokenizerFor } from './sim-pods';
 
 const root = resolve(__dirname, '..', '..');
 const dir = resolve(process.env.SLUICE_QUICKSTART_DIR ?? join(root, 'manifests', 'examples', 'quickstart'));
@@ -64,7 +64,7 @@ async function main(): Promise<void> {
   for (const i of issues) console.error(`${i.file}: ${i.object} ${i.path}: ${i.message}`);
   const pods = simPodsFor(objects);
   const simConfig = join(work, 'engine-sim.json');
-  writeFileSync(simConfig, JSON.stringify({ pods, timeScale: Number(process.env.SLUICE_TIME_SCALE ?? 1) }, null, 2));
+  writeFileSync(simConfig, JSON.stringify({ pods, timeScale: Number(process.env.SLUICE_TIME_SCALE ?? 1), tokenizer: simTokenizerFor(objects) }, null, 2));
   const token = randomBytes(24).toString('hex');
   const tokenFile = join(work, 'push-token');
   writeFileSync(tokenFile, token, { mode: 0o600 });
@@ -107,6 +107,8 @@ Try it:
   for i in $(seq 1 10); do ${curl('deepseek-subset')} | grep -o '"model":"[^"]*"'; done | sort | uniq -c
   curl -sN ${url}/v1/chat/completions -H 'Content-Type: application/json' -d '{"model": "deepseek-simple", "messages": [{"role": "user", "content": "Hi"}], "stream": true}'
   curl -s ${url}/v1/models
+  ${curl('qwen3-kv')}
+  curl -s http://127.0.0.1:${adminPort}/debug/config_dump/kvevents
 
 Edit a YAML file in that folder and routing follows within a second.
 Metrics: curl -s http://127.0.0.1:${adminPort}/metrics   Status: cat ${join(work, 'status.json')}

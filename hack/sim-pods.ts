@@ -8,6 +8,7 @@
  */
 import type { Pod } from '../shared/api/core-types';
 import type { ModelServer } from '../shared/api/model-server';
+import { parseKvEventsAnnotations, parseTokenizerAnnotation } from '../shared/config/kv-events-annotations';
 import { DEFAULT_ENGINE_PORT, type ObjectSet } from '../shared/snapshot/compile';
 
 /** One pod for the simulator (the shape of the simulator's SimPodSpec). */
@@ -22,6 +23,8 @@ export interface SimPodFromFolder {
   role?: 'prefill' | 'decode';
   /** PD group: the pod's value of the ModelServer's pdGroup.groupKey label. */
   group?: string;
+  /** Publish vLLM KV events, where the ModelServer's sluice.dev/kv-events-* annotations say to. */
+  kvEvents?: { port: number; replayPort?: number; topic?: string };
 }
 
 const ENGINE: Record<ModelServer['spec']['inferenceEngine'], SimPodFromFolder['engine']> = { vLLM: 'vllm', SGLang: 'sglang', TGI: 'tgi' };
@@ -55,9 +58,24 @@ export function simPodsFor(objects: ObjectSet): SimPodFromFolder[] {
     if (spec.role === undefined) delete spec.role;
     const group = pd ? labels[pd.groupKey] : undefined;
     if (group) spec.group = group;
+    const kv = parseKvEventsAnnotations(server.metadata.annotations ?? {}, []);
+    if (kv) spec.kvEvents = { port: kv.port, topic: kv.topic, ...(kv.replayPort !== undefined ? { replayPort: kv.replayPort } : {}) };
     out.push(spec);
   }
   return out;
+}
+
+/**
+ * The tokenizer the simulator should use: the file a ModelServer's `sluice.dev/tokenizer` names,
+ * so the simulated engines count the same tokens the data plane computes; undefined for the
+ * simulator's own stand-in tokenizer (servers that tokenize through the engine get that one).
+ */
+export function simTokenizerFor(objects: ObjectSet): string | undefined {
+  for (const server of objects.servers) {
+    const spec = parseTokenizerAnnotation(server.metadata.annotations ?? {}, []);
+    if (spec.kind === 'file') return spec.path;
+  }
+  return undefined;
 }
 
 /**

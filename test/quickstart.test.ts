@@ -37,10 +37,10 @@ const curlLines = () => out.split('\n').map((l) => l.trim()).filter((l) => l.sta
 const sh = (line: string) => execFileSync('bash', ['-c', line], { encoding: 'utf8', timeout: 20_000 });
 
 describe('npm start', () => {
-  it('prints six curl lines that all work as printed', () => {
+  it('prints eight curl lines that all work as printed', () => {
     const lines = curlLines();
-    expect(lines).toHaveLength(6);
-    const [simple, lora, premium, subset, stream, models] = lines.map(sh);
+    expect(lines).toHaveLength(8);
+    const [simple, lora, premium, subset, stream, models, kv, kvDump] = lines.map(sh);
     expect(JSON.parse(simple!).model).toBe('deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B');
     expect(JSON.parse(lora!).model).toBe('lora-A');
     expect(JSON.parse(premium!).model).toBe('deepseek-ai/DeepSeek-R1-Distill-Qwen-7B');
@@ -49,6 +49,10 @@ describe('npm start', () => {
     expect(stream).toMatch(/"object":"chat.completion.chunk"/);
     expect(stream!.trim().endsWith('data: [DONE]')).toBe(true);
     expect(JSON.parse(models!).data.map((m: { id: string }) => m.id)).toContain('lora-B');
+    // Precise scheduling: the pod that served has published the prompt's blocks, and every pod is followed.
+    expect(JSON.parse(kv!).model).toBe('Qwen/Qwen3-8B');
+    const dump = JSON.parse(kvDump!) as { subscriptions: { address: string }[] };
+    expect(dump.subscriptions.map((s) => s.address).sort()).toEqual(['tcp://127.0.0.51:5557', 'tcp://127.0.0.52:5557', 'tcp://127.0.0.53:5557']);
   });
 
   it('follows an edit of the watched folder without a restart', async () => {

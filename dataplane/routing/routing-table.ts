@@ -8,6 +8,7 @@ import type { RoutingSnapshot, SnapshotRoute, SnapshotServer } from '../../share
 import type { Endpoint, EndpointRegistry } from '../proxy/endpoint-registry';
 import { Scheduler } from '../scheduler/scheduler';
 import type { PluginEnv } from '../scheduler/types';
+import type { RequestTokenizer } from '../tokenizer/request-tokenizer';
 import { compileMatch, type Matcher } from './string-match';
 import { WeightedPicker } from './weighted-picker';
 
@@ -18,6 +19,8 @@ export interface ServerEntry {
   readonly endpoints: readonly Endpoint[];
   /** The scheduler for its configuration (shared by servers with the same configuration). */
   readonly scheduler: Scheduler;
+  /** Tokenizes requests before scheduling; null unless the scheduler reads token ids. */
+  readonly tokenizer: RequestTokenizer | null;
   /**
    * Prefill/decode disaggregation: the prefill endpoints, and every PD endpoint's group (the
    * `pdGroup.groupKey` label value); null for an aggregated server. `endpoints` then holds the
@@ -99,6 +102,8 @@ export class RoutingTable {
         origins.add(origin);
         return registry.acquire(e.pod, origin, s.engine, e.role ?? null);
       };
+      const scheduler = schedulers.get(s.scheduler)!;
+      const tokenizer = scheduler.needsTokens && env.tokenizer ? env.tokenizer(s.tokenizer ?? { kind: 'engine' }) : null;
       if (s.pd) {
         // Decode pods answer the client; prefill pods of the same group prepare the KV cache.
         const groupOf = new Map<Endpoint, string>();
@@ -109,9 +114,9 @@ export class RoutingTable {
           if (e.group !== undefined) groupOf.set(ep, e.group);
           (e.role === 'prefill' ? prefill : decode).push(ep);
         }
-        servers.set(s.key, { key: s.key, spec: s, endpoints: decode, scheduler: schedulers.get(s.scheduler)!, pd: { prefill, groupOf } });
+        servers.set(s.key, { key: s.key, spec: s, endpoints: decode, scheduler, tokenizer, pd: { prefill, groupOf } });
       } else {
-        servers.set(s.key, { key: s.key, spec: s, endpoints: s.endpoints.map(toEndpoint), scheduler: schedulers.get(s.scheduler)!, pd: null });
+        servers.set(s.key, { key: s.key, spec: s, endpoints: s.endpoints.map(toEndpoint), scheduler, tokenizer, pd: null });
       }
     }
     registry.retain(origins);

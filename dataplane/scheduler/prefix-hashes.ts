@@ -5,6 +5,10 @@
  * Only whole blocks are hashed: a trailing partial block cannot be a cache hit.
  */
 
+import { tokenBlockHashes } from '../kv-events/token-block-hash';
+
+const EMPTY = new Float64Array(0);
+
 /** FNV-1a over a string range, seeded with the previous block's hash; 32-bit. */
 function hashBlock(text: string, start: number, end: number, seed: number): number {
   let h = (0x811c9dc5 ^ seed) >>> 0;
@@ -22,13 +26,33 @@ function hashBlock(text: string, start: number, end: number, seed: number): numb
 export class PrefixHashes {
   private source: string | (() => string);
   private readonly bySize = new Map<number, Uint32Array>();
+  /** Token-block hashes by `blockSize:seed`. */
+  private tokenBlocks: Map<string, Float64Array> | null = null;
 
   /**
    * `text` may be a function: the prompt is then extracted only if a plugin asks for hashes, so
-   * configurations without a prefix scorer never build it.
+   * configurations without a prefix scorer never build it. `tokens` are the request's token ids
+   * as the engine computes them (null when no tokenizer ran or it failed).
    */
-  constructor(text: string | (() => string)) {
+  constructor(text: string | (() => string), readonly tokens: Uint32Array | null = null) {
     this.source = text;
+  }
+
+  /**
+   * Chain hashes of the first min(maxBlocks, whole blocks) blocks of `blockSize` tokens, seeded by
+   * `seed` (the LoRA adapter's; see kv-events/token-block-hash.ts); empty without tokens. Cached, so
+   * scoring a PD server's two roles hashes once.
+   */
+  tokenHashes(blockSize: number, seed: number, maxBlocks: number): Float64Array {
+    if (this.tokens === null) return EMPTY;
+    const key = `${blockSize}:${seed}:${maxBlocks}`;
+    this.tokenBlocks ??= new Map();
+    let out = this.tokenBlocks.get(key);
+    if (!out) {
+      out = tokenBlockHashes(this.tokens, blockSize, seed, maxBlocks);
+      this.tokenBlocks.set(key, out);
+    }
+    return out;
   }
 
   private get text(): string {

@@ -15,6 +15,7 @@ import { KvCacheScorer } from './plugins/scorer/kv-cache-scorer';
 import { LeastLatencyScorer } from './plugins/scorer/least-latency-scorer';
 import { LeastRequestScorer } from './plugins/scorer/least-request-scorer';
 import { LoraAffinityScorer } from './plugins/scorer/lora-affinity-scorer';
+import { PrecisePrefixCacheScorer, type PrecisePrefixCacheParams } from './plugins/scorer/precise-prefix-cache-scorer';
 import { PrefixCacheScorer, type PrefixCacheParams } from './plugins/scorer/prefix-cache-scorer';
 import { QueueScorer } from './plugins/scorer/queue-scorer';
 import { RandomScorer } from './plugins/scorer/random-scorer';
@@ -36,6 +37,9 @@ export const FACTORIES: Readonly<Record<string, Partial<Record<PluginRole, Plugi
   'least-latency': { scorer: (name, p) => new LeastLatencyScorer(name, num(p, 'TTFTTPOTWeightFactor')) },
   'prefix-cache-scorer': {
     scorer: (name, p, env) => new PrefixCacheScorer(name, p as unknown as PrefixCacheParams, env.prefixIndex(num(p, 'hashBlockSize'))),
+  },
+  'precise-prefix-cache-scorer': {
+    scorer: (name, p, env) => new PrecisePrefixCacheScorer(name, p as unknown as PrecisePrefixCacheParams, env.prefixIndex(num(p, 'approximateHashBlockSize')), env.kvEvents ?? null),
   },
   'lora-affinity-scorer': { filter: (name) => new LoraAffinityScorer(name), scorer: (name) => new LoraAffinityScorer(name) },
   random: { scorer: (name, _p, env) => new RandomScorer(name, env.random) },

@@ -11,6 +11,7 @@
  */
 import type { SchedulerConfig } from '../../shared/config/scheduler-config';
 import type { Endpoint } from '../proxy/endpoint-registry';
+import { PrecisePrefixCacheScorer } from './plugins/scorer/precise-prefix-cache-scorer';
 import { PrefixCacheScorer } from './plugins/scorer/prefix-cache-scorer';
 import { createPlugin } from './registry';
 import type { AnyPlugin, FilterPlugin, PickerPlugin, PluginEnv, Profile, ProfileHandlerPlugin, SchedulingRequest, ScorerPlugin } from './types';
@@ -40,7 +41,10 @@ export class Scheduler {
   readonly config: SchedulerConfig;
   private readonly handler: ProfileHandlerPlugin;
   private readonly profiles: Profile[];
-  private readonly recorders: PrefixCacheScorer[] = [];
+  /** Scorers that learn from where requests go. */
+  private readonly recorders: (PrefixCacheScorer | PrecisePrefixCacheScorer)[] = [];
+  /** A scorer reads the request's token ids, so the traffic path must tokenize before scheduling. */
+  readonly needsTokens: boolean;
   private keep = new Uint8Array(16);
   private saved = new Uint8Array(16);
   private total = new Float64Array(16);
@@ -60,7 +64,7 @@ export class Scheduler {
       if (!spec) throw new Error(`profile references plugin ${name}, which is not defined`);
       const plugin = createPlugin(spec.type, role, name, spec.parameters, env);
       built.set(key, plugin);
-      if (plugin instanceof PrefixCacheScorer) this.recorders.push(plugin);
+      if (plugin instanceof PrefixCacheScorer || plugin instanceof PrecisePrefixCacheScorer) this.recorders.push(plugin);
       return plugin as T;
     };
     this.handler = make<ProfileHandlerPlugin>(config.profileHandler, 'profile-handler');
@@ -70,6 +74,7 @@ export class Scheduler {
       scorers: p.scorers.map((s) => ({ plugin: make<ScorerPlugin>(s.plugin, 'scorer'), weight: s.weight })),
       picker: make<PickerPlugin>(p.picker, 'picker'),
     }));
+    this.needsTokens = this.recorders.some((r) => r instanceof PrecisePrefixCacheScorer);
   }
 
   private ensure(n: number, scorers: number): void {

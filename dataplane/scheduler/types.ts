@@ -7,6 +7,8 @@
  */
 import type { Endpoint } from '../proxy/endpoint-registry';
 import type { PrefixHashes } from './prefix-hashes';
+import type { TokenizerSpec } from '../../shared/config/kv-events-annotations';
+import type { RequestTokenizer } from '../tokenizer/request-tokenizer';
 
 /** What a plugin may read about a request. Built once per request by the traffic path. */
 export interface SchedulingRequest {
@@ -14,7 +16,10 @@ export interface SchedulingRequest {
   readonly model: string;
   /** The LoRA adapter requested, or null for a base-model request. */
   readonly lora: string | null;
-  /** Block hashes of the prompt (prompt, messages or input), computed on first use per block size. */
+  /**
+   * Block hashes of the prompt (prompt, messages or input), computed on first use per block size;
+   * also the request's token ids (the engine's, when a tokenizer is configured) and their block hashes.
+   */
   readonly hashes: PrefixHashes;
 }
 
@@ -68,9 +73,30 @@ export interface ProfileHandlerPlugin {
 /** Any plugin instance. */
 export type AnyPlugin = FilterPlugin | ScorerPlugin | PickerPlugin | ProfileHandlerPlugin;
 
+/**
+ * What the engines' KV events say, as the precise prefix scorer reads it (implemented by the data
+ * plane's SchedulerEnv over the event hub and block index).
+ */
+export interface KvEventsView {
+  /**
+   * The KV block size (tokens) an endpoint's events report, or 0 when its events are not live
+   * (never published, cleared after an unrepaired gap, not subscribed): its index cannot be trusted.
+   */
+  liveBlockSize(endpointId: number): number;
+  /**
+   * Counts, per endpoint id, how many leading blocks of `hashes` (chain hashes of `blockSize`-token
+   * blocks) it holds: `runs[id]` must be 0 on entry for every id the caller reads.
+   */
+  match(blockSize: number, hashes: Float64Array, runs: Int32Array): void;
+}
+
 /** Shared state plugins may use, owned by the data plane and kept across snapshots. */
 export interface PluginEnv {
   readonly random: Random;
   /** Prefix indexes by hash block size, shared by every prefix scorer with that block size. */
   prefixIndex(blockSize: number): import('./prefix-index').PrefixIndex;
+  /** Engine KV events; null where none are kept (tests, tools). */
+  readonly kvEvents?: KvEventsView | null;
+  /** The tokenizer for a server's spec (shared by servers with the same spec); absent in tests and tools. */
+  tokenizer?(spec: TokenizerSpec): RequestTokenizer;
 }

@@ -5,7 +5,7 @@
  *   PUT  /v1/snapshot               bearer token; 200 applied/unchanged, 400 invalid, 409 stale
  *   GET  /v1/snapshot               version and hash serving (?full=1 for the whole snapshot)
  *   GET  /metrics                   Prometheus text format
- *   GET  /debug/config_dump/{modelroutes,modelservers,pods,scheduler,auth,queues}
+ *   GET  /debug/config_dump/{modelroutes,modelservers,pods,scheduler,auth,queues,kvevents}
  *   GET  /healthz
  */
 import { timingSafeEqual, createHash } from 'node:crypto';
@@ -118,8 +118,10 @@ export function createAdminApp(deps: AdminDeps): express.Express {
         return void res.json({ version: table.snapshot.version, ...deps.governance.auth.status() });
       case 'queues':
         return void res.json({ version: table.snapshot.version, fairness: table.snapshot.fairness ?? null, queues: deps.governance.queueStats(), trackedUsers: deps.governance.usage.size });
+      case 'kvevents':
+        return void res.json({ version: table.snapshot.version, ...deps.schedulerEnv.dumpKvEvents() });
       default:
-        return send(res, 'SLUICE_NOT_FOUND', `no dump ${req.params.what}; try modelroutes, modelservers, pods, scheduler, auth or queues`);
+        return send(res, 'SLUICE_NOT_FOUND', `no dump ${req.params.what}; try modelroutes, modelservers, pods, scheduler, auth, queues or kvevents`);
     }
   });
 

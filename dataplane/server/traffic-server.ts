@@ -175,7 +175,17 @@ async function inference(deps: TrafficDeps, req: IncomingMessage, res: ServerRes
         throw new QueueCancelledError(server.key, rec.queueWaitMs ?? 0, null);
       }
     }
-    const sreq: SchedulingRequest = { model: body.model, lora: match.isLora ? body.model : null, hashes: new PrefixHashes(() => promptText(body.json)) };
+    // Precise prefix scoring needs the engine's token ids: in process (sync) or from the pod (bounded wait).
+    let tokens: Uint32Array | null = null;
+    if (server.tokenizer) {
+      // The engine knows its model by the ModelServer's name for it (a /tokenize call names it).
+      const engineModel = !match.isLora && server.spec.model !== undefined ? server.spec.model : body.model;
+      const started = process.hrtime.bigint();
+      const t = server.tokenizer.tokens(engineModel === body.model ? body.json : { ...body.json, model: engineModel }, server.endpoints);
+      tokens = t instanceof Promise ? await t : t;
+      deps.metrics.tokenize.labels(server.spec.tokenizer?.kind ?? 'engine', tokens ? 'ok' : 'unavailable').observe(Number(process.hrtime.bigint() - started) / 1e9);
+    }
+    const sreq: SchedulingRequest = { model: body.model, lora: match.isLora ? body.model : null, hashes: new PrefixHashes(() => promptText(body.json), tokens) };
     const decision = server.scheduler.schedule(sreq, server.endpoints, deps.settings.decisionHeader, server.pd ? 'decode' : null);
     if (decision.bypassed) deps.metrics.filterBypasses.labels(server.key).inc(decision.bypassed);
     const cap = server.spec.queue?.maxInFlightPerEndpoint;

@@ -10,25 +10,33 @@
  * simulator's `sim` field of the last chunk (serving pod, prefix-cache hit tokens, the engine's own
  * TTFT/e2e in simulated ms) and the usage chunk (completion tokens).
  *
+ * With several data-plane origins (replicas behind one Kubernetes Service), request i goes to
+ * origin i mod N, in sending order: the even spread a Service's round-robin gives, with no
+ * client-side affinity that would help a scheduler.
+ *
  * Times are measured on the wall clock and reported in simulated ms (wall × timeScale). It runs in
  * its own process (`node gsp-client.js '<GspClientConfig json>'` prints one JSON line); the
- * workload is regenerated here from its spec, so only the spec crosses the process boundary.
+ * workload is regenerated here from its spec (and the vocabulary file under a real tokenizer), so
+ * only the spec crosses the process boundary.
  * Bounded: exactly spec.groups × spec.perGroup requests, each with a timeout, and a deadline for
  * the whole run.
  */
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Pool } from 'undici';
-import { generateWorkload, poissonArrivals, promptOf, type GspSpec } from './gsp-workload';
+import { generateWorkload, poissonArrivals, promptOf, type GspSpec, type Vocabulary } from './gsp-workload';
 import { MEASURING_LINE } from './load-common';
 
 /** What the child is told to do. */
 export interface GspClientConfig {
-  /** Data plane origin, e.g. http://127.0.0.1:8080. */
-  origin: string;
+  /** Data-plane origins, e.g. http://127.0.0.1:8080; requests go round-robin across them. */
+  origins: string[];
   model: string;
   spec: GspSpec;
+  /** JSON file of a Vocabulary (gsp-workload.ts) when the engines run a real tokenizer. */
+  vocabularyFile?: string;
   /** Offered rate, requests per simulated second. */
   rate: number;
   /** Most requests in flight. */
@@ -62,6 +70,8 @@ export interface GspRequestColumns {
   engineTtftMs: number[];
   engineE2eMs: number[];
   completionTokens: number[];
+  /** Prompt tokens the engine counted (usage.prompt_tokens), NaN if it sent none. */
+  promptTokens: number[];
 }
 
 /** What the child prints. */
@@ -107,22 +117,25 @@ export class SseParser {
 
 /** Runs the workload against `cfg.origin`; `onMeasuring` fires when the first request is sent. */
 export async function runGspClient(cfg: GspClientConfig, onMeasuring: () => void = () => undefined): Promise<GspClientResult> {
-  const w = generateWorkload(cfg.spec);
+  const vocabulary = cfg.vocabularyFile ? (JSON.parse(readFileSync(cfg.vocabularyFile, 'utf8')) as Vocabulary) : undefined;
+  const w = generateWorkload(cfg.spec, vocabulary);
   const n = w.requests.length;
   const arrivalsSec = poissonArrivals(n, cfg.rate, cfg.spec.seed);
   const scale = cfg.timeScale;
-  const pool = new Pool(cfg.origin, {
+  // One pool per origin, each able to carry every request in flight (round-robin can't exceed it).
+  const pools = cfg.origins.map((origin) => new Pool(origin, {
     connections: cfg.concurrency + 8,
     pipelining: 1,
     keepAliveTimeout: 60_000,
     headersTimeout: cfg.requestTimeoutMs,
     bodyTimeout: cfg.requestTimeoutMs,
     connect: { timeout: 5_000 },
-  });
+  }));
   const col: GspRequestColumns = {
     group: w.requests.map((r) => r.group), ok: new Array(n).fill(0), arrivalMs: Array.from(arrivalsSec, (s) => s * 1000),
     sentMs: new Array(n).fill(NaN), ttftMs: new Array(n).fill(NaN), latencyMs: new Array(n).fill(NaN), pod: new Array(n).fill(-1),
     hitTokens: new Array(n).fill(NaN), engineTtftMs: new Array(n).fill(NaN), engineE2eMs: new Array(n).fill(NaN), completionTokens: new Array(n).fill(0),
+    promptTokens: new Array(n).fill(NaN),
   };
   const pods: string[] = [];
   const errors: Record<string, number> = {};
@@ -155,7 +168,7 @@ export async function runGspClient(cfg: GspClientConfig, onMeasuring: () => void
     const sent = performance.now();
     col.sentMs[i] = toSim(sent - t0);
     try {
-      const res = await pool.request({ method: 'POST', path: '/v1/completions', headers: { 'content-type': 'application/json' }, body });
+      const res = await pools[i % pools.length]!.request({ method: 'POST', path: '/v1/completions', headers: { 'content-type': 'application/json' }, body });
       if (res.statusCode !== 200) {
         const text = await res.body.text();
         fail(`status ${res.statusCode}`, text.slice(0, 300));
@@ -175,7 +188,7 @@ export async function runGspClient(cfg: GspClientConfig, onMeasuring: () => void
           }
           // Parse only what is needed: until the first text, then the chunks carrying sim or usage.
           if (!Number.isNaN(first) && !data.includes('"sim"') && !data.includes('"usage"')) continue;
-          const j = JSON.parse(data) as { choices?: { text?: string }[]; usage?: { completion_tokens?: number }; sim?: { pod?: string; prefix_cache_hit_tokens?: number; ttft_ms?: number; e2e_ms?: number } };
+          const j = JSON.parse(data) as { choices?: { text?: string }[]; usage?: { completion_tokens?: number; prompt_tokens?: number }; sim?: { pod?: string; prefix_cache_hit_tokens?: number; ttft_ms?: number; e2e_ms?: number } };
           if (Number.isNaN(first) && j.choices?.[0]?.text) first = now;
           if (j.sim) {
             let p = pods.indexOf(j.sim.pod ?? '?');
@@ -186,6 +199,7 @@ export async function runGspClient(cfg: GspClientConfig, onMeasuring: () => void
             col.engineE2eMs[i] = j.sim.e2e_ms ?? NaN;
           }
           if (j.usage?.completion_tokens !== undefined) col.completionTokens[i] = j.usage.completion_tokens;
+          if (j.usage?.prompt_tokens !== undefined) col.promptTokens[i] = j.usage.prompt_tokens;
         }
       }
       const end = performance.now();
@@ -239,7 +253,7 @@ export async function runGspClient(cfg: GspClientConfig, onMeasuring: () => void
   stopped = true;
   const cpu = process.cpuUsage(cpuStart ?? undefined);
   const endAt = performance.now();
-  await pool.destroy().catch(() => undefined);
+  await Promise.all(pools.map((p) => p.destroy().catch(() => undefined)));
   const ok = col.ok.reduce((a, b) => a + b, 0);
   if (settled < n) fail('deadline', `${n - settled} requests unfinished after ${cfg.deadlineMs} ms`);
   const span = (lastEnd || endAt) - t0;
@@ -296,6 +310,7 @@ if (require.main === module) {
   let cfg: GspClientConfig;
   try {
     cfg = JSON.parse(process.argv[2] ?? '') as GspClientConfig;
+    if (!Array.isArray(cfg.origins) || cfg.origins.length === 0) throw new Error('origins must list at least one data-plane URL');
     if (!(cfg.rate > 0 && cfg.concurrency > 0 && cfg.timeScale > 0 && cfg.requestTimeoutMs > 0 && cfg.deadlineMs > 0)) throw new Error('rate, concurrency, timeScale, requestTimeoutMs and deadlineMs must be positive');
   } catch (e) {
     process.stderr.write(`usage: gsp-client.js '<GspClientConfig json>': ${(e as Error).message}\n`);

@@ -1,5 +1,8 @@
 import { tokenize } from '../engine-sim/tokenizer';
-import { generateWorkload, poissonArrivals, promptOf, randomWords, mulberry32, WORKLOADS, type GspSpec } from './gsp-workload';
+import { loadHfTokenizer, type HfTokenizer } from '../../shared/tokenizer/hf-tokenizer';
+import { generateWorkload, poissonArrivals, promptOf, randomWords, mulberry32, WORKLOADS, type GspSpec, type Vocabulary } from './gsp-workload';
+import { checkPromptTokens, vocabularyFrom } from './gsp-vocabulary';
+import { defaultTokenizerDir } from './sched-kv-events';
 
 const small = (over: Partial<GspSpec> = {}): GspSpec => ({ ...WORKLOADS.long, groups: 6, perGroup: 5, systemTokens: 300, ...over });
 
@@ -73,11 +76,81 @@ describe('generated-shared-prefix workload', () => {
   });
 
   it.each([
+    { separatorTokens: 0, questionWords: 3 },
+    { separatorTokens: 1, questionWords: 2 },
+  ])('with a vocabulary whose separator is $separatorTokens token(s): words from it, $questionWords-word questions', ({ separatorTokens, questionWords }) => {
+    const vocabulary = { words: ['alpha', 'beta', 'gamma', 'delta'], separatorTokens };
+    const w = generateWorkload(small({ systemTokens: 50, questionTokens: 3 }), vocabulary);
+    const words = (text: string): string[] => text.split(' ').slice(1);
+    for (const p of w.systemPrompts) {
+      expect(words(p)).toHaveLength(50);
+      expect(words(p).every((x) => vocabulary.words.includes(x))).toBe(true);
+    }
+    for (const r of w.requests) expect(words(r.question)).toHaveLength(questionWords);
+    // Stand-in tokens: one per word, "\n\n" folded into the next one.
+    expect(tokenize(promptOf(w, w.requests[0]!))).toHaveLength(50 + questionWords);
+    expect(generateWorkload(small({ systemTokens: 50, questionTokens: 3 }), vocabulary)).toEqual(w);
+  });
+
+  it.each([
+    { name: 'one word', vocabulary: { words: ['a'], separatorTokens: 0 }, error: /at least 2 words/ },
+    { name: 'a word with a space', vocabulary: { words: ['a b', 'c'], separatorTokens: 0 }, error: /without spaces/ },
+    { name: 'a separator as long as the question', vocabulary: { words: ['a', 'b'], separatorTokens: 128 }, error: /separatorTokens/ },
+  ])('rejects a vocabulary with $name', ({ vocabulary, error }) => {
+    expect(() => generateWorkload(small(), vocabulary)).toThrow(error);
+  });
+
+  it.each([
     { name: 'zero groups', over: { groups: 0 } },
     { name: 'fractional per-group', over: { perGroup: 1.5 } },
     { name: 'no output', over: { outputTokens: 0 } },
   ])('rejects $name', ({ over }) => {
     expect(() => generateWorkload(small(over))).toThrow(/must be a positive whole number/);
+  });
+});
+
+describe('generated-shared-prefix workload under the Qwen3 tokenizer', () => {
+  let tok: HfTokenizer;
+  let vocabulary: Vocabulary;
+  beforeAll(async () => {
+    tok = await loadHfTokenizer(defaultTokenizerDir());
+    vocabulary = vocabularyFrom(tok, 512);
+  });
+  const ids = (text: string): number[] => Array.from(tok.encode(text, true));
+
+  it('"\\n\\n" between words is a token of its own; the words are one token under both tokenizers', () => {
+    expect(vocabulary.separatorTokens).toBe(1);
+    expect(new Set(vocabulary.words).size).toBe(vocabulary.words.length);
+    for (const w of vocabulary.words) {
+      expect([w, tok.encode(` ${w}`, false).length]).toEqual([w, 1]);
+      expect([w, tokenize(` ${w}`).length]).toEqual([w, 1]);
+    }
+  });
+
+  it.each([
+    { name: 'long (seed: 4096-token system prompt)', spec: { ...WORKLOADS.long, groups: 3, perGroup: 3 } },
+    { name: 'short (seed: 256-token system prompt)', spec: { ...WORKLOADS.short, groups: 3, perGroup: 3 } },
+  ])('$name: every prompt is exactly system + question tokens and starts with its group\'s system prompt', ({ spec }) => {
+    const w = generateWorkload(spec, vocabulary);
+    expect(() => checkPromptTokens(tok, w)).not.toThrow();
+    for (const r of w.requests) {
+      const p = ids(promptOf(w, r));
+      expect(p).toHaveLength(spec.systemTokens + spec.questionTokens);
+      expect(p.slice(0, spec.systemTokens)).toEqual(ids(w.systemPrompts[r.group]!));
+    }
+    // Requests of one group share their system prompt's tokens and then differ within the next block.
+    const [a, b] = w.requests.filter((r) => r.group === 0).map((r) => ids(promptOf(w, r)));
+    const firstDiff = a!.findIndex((t, k) => b![k] !== t);
+    expect(firstDiff).toBeGreaterThanOrEqual(spec.systemTokens);
+    expect(firstDiff).toBeLessThan(spec.systemTokens + 128);
+    // Different groups differ within the first 128-token block.
+    const firsts = w.systemPrompts.map((p) => ids(p).slice(0, 128).join(','));
+    expect(new Set(firsts).size).toBe(w.systemPrompts.length);
+  });
+
+  it('checkPromptTokens catches a workload one token off', () => {
+    const w = generateWorkload({ ...WORKLOADS.short, groups: 2, perGroup: 2 }, { ...vocabulary, separatorTokens: 0 });
+    expect(() => checkPromptTokens(tok, w)).toThrow(/prompt is 385 tokens, expected 384/);
   });
 });
 

@@ -18,6 +18,14 @@
  * folds into the question's first token: a request has exactly system + question tokens, and every
  * request of a group shares its first `systemTokens` tokens (and ~4.5 × that many characters) with
  * the group's other requests and nothing with other groups'.
+ *
+ * Under a real tokenizer (the simulator's `--tokenizer`, a Hugging Face BPE) random letters are
+ * not one token each, so prompts are drawn instead from a vocabulary of words that are exactly one
+ * token after a space under both tokenizers (gsp-vocabulary.ts), still one word per token. A BPE
+ * pre-tokenizer splits before every " word", so a prompt of n such words is n tokens; but it keeps
+ * "\n\n" a token of its own (Qwen: "ĊĊ"), so the question then has one word fewer and the
+ * separator counts as its first token: a request is again exactly system + question tokens, and
+ * its first `systemTokens` tokens are its group's system prompt.
  */
 import { mulberry32 } from '../../shared/util/random';
 
@@ -57,7 +65,7 @@ export interface GspRequest {
   group: number;
   /** Index of the request within its group. */
   index: number;
-  /** The request's question (starts with a space; tokens = questionTokens). */
+  /** The request's question (starts with a space; tokens = questionTokens, less the separator's under a real tokenizer). */
   question: string;
 }
 
@@ -85,26 +93,55 @@ export function randomWords(tokens: number, rand: () => number): string {
   return parts.join('');
 }
 
-/** Checks a spec and throws naming the bad field. */
-export function validateSpec(s: GspSpec): void {
+/**
+ * Words for a real tokenizer: each exactly one token after a space, and what the "\n\n" between
+ * system prompt and question costs on its own.
+ */
+export interface Vocabulary {
+  /** Words without their leading space (at least 2, all distinct). */
+  words: string[];
+  /** Tokens of "\n\n" between two words: 0 when it folds into the next word (stand-in), 1 for Qwen's BPE. */
+  separatorTokens: number;
+}
+
+/** `tokens` words drawn from `words` (seeded), each after a space: exactly `tokens` tokens. */
+export function vocabularyWords(tokens: number, rand: () => number, words: readonly string[]): string {
+  const parts: string[] = new Array(tokens);
+  for (let i = 0; i < tokens; i++) parts[i] = ` ${words[Math.floor(rand() * words.length)]!}`;
+  return parts.join('');
+}
+
+/** Checks a spec (and the vocabulary, if any) and throws naming the bad field. */
+export function validateSpec(s: GspSpec, vocabulary?: Vocabulary): void {
   for (const k of ['groups', 'perGroup', 'systemTokens', 'questionTokens', 'outputTokens'] as const) {
     if (!Number.isInteger(s[k]) || s[k] < 1) throw new Error(`workload ${k} must be a positive whole number, got ${s[k]}`);
   }
   if (!Number.isInteger(s.seed)) throw new Error(`workload seed must be a whole number, got ${s.seed}`);
+  if (!vocabulary) return;
+  if (vocabulary.words.length < 2 || vocabulary.words.some((w) => !/^\S+$/.test(w))) throw new Error('vocabulary: expected at least 2 words without spaces');
+  if (!(Number.isInteger(vocabulary.separatorTokens) && vocabulary.separatorTokens >= 0 && vocabulary.separatorTokens < s.questionTokens)) {
+    throw new Error(`vocabulary separatorTokens must be a whole number from 0 to questionTokens − 1 (${s.questionTokens - 1}), got ${vocabulary.separatorTokens}`);
+  }
 }
 
 /**
  * Builds the workload: system prompts in group order, then questions in (group, index) order, then
  * a Fisher–Yates shuffle of the requests, all from one PRNG seeded with `spec.seed` (the order
  * bench_serving draws them in), so the same spec always gives the same requests in the same order.
+ * Without a vocabulary the words are random letters (the simulator's stand-in tokenizer); with
+ * one they are drawn from it and the question leaves room for the separator's tokens.
  */
-export function generateWorkload(spec: GspSpec): GspWorkload {
-  validateSpec(spec);
+export function generateWorkload(spec: GspSpec, vocabulary?: Vocabulary): GspWorkload {
+  validateSpec(spec, vocabulary);
   const rand = mulberry32(spec.seed);
-  const systemPrompts = Array.from({ length: spec.groups }, () => randomWords(spec.systemTokens, rand));
+  const words = vocabulary
+    ? (tokens: number): string => vocabularyWords(tokens, rand, vocabulary.words)
+    : (tokens: number): string => randomWords(tokens, rand);
+  const questionWords = spec.questionTokens - (vocabulary?.separatorTokens ?? 0);
+  const systemPrompts = Array.from({ length: spec.groups }, () => words(spec.systemTokens));
   const requests: GspRequest[] = [];
   for (let g = 0; g < spec.groups; g++) {
-    for (let i = 0; i < spec.perGroup; i++) requests.push({ group: g, index: i, question: randomWords(spec.questionTokens, rand) });
+    for (let i = 0; i < spec.perGroup; i++) requests.push({ group: g, index: i, question: words(questionWords) });
   }
   for (let i = requests.length - 1; i > 0; i--) {
     const j = Math.floor(rand() * (i + 1));

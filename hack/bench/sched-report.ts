@@ -34,9 +34,10 @@ function signedPct(v: number): string {
 /** The main table of one workload. */
 export function workloadTable(rows: RatedRow[]): string {
   return table(
-    ['Configuration', 'Success %', 'Throughput req/s', 'Mean latency s', 'Mean TTFT s', 'p99 TTFT s', 'Throughput × Random', 'TTFT vs Random', 'TTFT after the first burst s', 'Prefix hit %', 'Pods per group', 'Requests per pod', 'Preemptions', 'other CPU % (niced)'],
+    ['Configuration', 'Data planes', 'Success %', 'Throughput req/s', 'Mean latency s', 'Mean TTFT s', 'p99 TTFT s', 'Throughput × Random', 'TTFT vs Random', 'TTFT after the first burst s', 'Prefix hit %', 'Pods per group', 'Requests per pod', 'Preemptions', 'other CPU % (niced)'],
     rows.map((r) => [
       r.label,
+      String(r.dataplanes),
       cell(r.successPct, 1),
       cell(r.throughput, 2),
       cell(r.meanLatencySec, 2),
@@ -57,7 +58,7 @@ export function workloadTable(rows: RatedRow[]): string {
 /** How faithfully each row ran: engine vs client TTFT, clock lag, CPU, timing. */
 export function fidelityTable(rows: RatedRow[]): string {
   return table(
-    ['Configuration', 'Client mean TTFT s', 'Engine mean TTFT s', 'Hit % per pod', 'Sim clock mean / max lag ms (wall)', 'Clock resyncs (lost wall ms)', 'Client max lag ms (wall)', 'DP cores', 'Engine cores', 'Client cores', 'Machine CPU %', 'Busy before %', 'Simulated s', 'Wall s', 'Attempt'],
+    ['Configuration', 'Client mean TTFT s', 'Engine mean TTFT s', 'Hit % per pod', 'Sim clock mean / max lag ms (wall)', 'Clock resyncs (lost wall ms)', 'Client max lag ms (wall)', 'DP cores (per replica)', 'Prompt-length mismatches', 'KV-event batches (live subs, gaps)', 'Engine cores', 'Client cores', 'Machine CPU %', 'Busy before %', 'Simulated s', 'Wall s', 'Attempt'],
     rows.map((r) => [
       r.label,
       cell(r.meanTtftSec, 3),
@@ -66,7 +67,10 @@ export function fidelityTable(rows: RatedRow[]): string {
       `${cell(Math.max(...r.pods.map((p) => p.clock.meanLagWallMs)), 1)} / ${cell(Math.max(...r.pods.map((p) => p.clock.maxLagWallMs)), 0)}`,
       `${r.pods.reduce((a, p) => a + p.clock.resyncs, 0)} (${cell(r.pods.reduce((a, p) => a + p.clock.lostWallMs, 0), 0)})`,
       cell(r.clientMaxLagWallMs, 1),
-      cell(r.cpu.dataplane, 2),
+      // Summed over the replicas; each one's in brackets when there are several.
+      r.cpu.dataplaneEach.length > 1 ? `${cell(r.cpu.dataplane, 2)} (${r.cpu.dataplaneEach.map((c) => cell(c, 2)).join(' + ')})` : cell(r.cpu.dataplane, 2),
+      String(r.promptTokenMismatches),
+      r.kvEvents ? `${r.kvEvents.batches} (${r.kvEvents.live}/${r.kvEvents.subscriptions}, ${r.kvEvents.gaps})` : '–',
       cell(r.cpu.engine, 2),
       cell(r.cpu.client, 2),
       cell(r.cpu.machinePct, 0),
@@ -91,6 +95,9 @@ export function schedulingMarkdown(r: SchedulingResult): string {
   const out: string[] = [];
   const p = r.engine.profile;
   out.push(`Machine: ${r.machine.cpus} CPUs, Node ${r.machine.node}, Linux ${r.machine.kernel}. Data plane build: dist/dataplane sha256 ${r.build.dataplaneDistSha256} (newest file ${r.build.newestDataplaneFile}). Run started ${r.startedAt}, took ${r.totalSec} s.`);
+  out.push('');
+  const vocab = r.vocabulary ? `; prompts of ${r.vocabulary.words} single-token words ("\\n\\n" = ${r.vocabulary.separatorTokens} token)` : '';
+  out.push(`Engines and router tokenize with ${r.settings.simTokenizer}${vocab}; every pod publishes KV events. Data planes per row: ${r.settings.dataplanes}.`);
   out.push('');
   out.push(`Engine (each of 3 pods): ${r.engine.kv.blocks} KV blocks × ${p.blockSize} = ${r.engine.kv.tokens} tokens (${r.settings.gpuGiB} GiB device), profile ${JSON.stringify(p)}. Offered ${r.settings.rate} req/s, at most ${r.settings.concurrency} in flight; data-plane scrape every ${r.settings.scrapeIntervalSimMs} simulated ms.`);
   for (const w of Object.keys(r.workloads)) {
@@ -119,7 +126,7 @@ export function schedulingSummary(r: SchedulingResult): string {
   const lines: string[] = [];
   for (const w of Object.keys(r.workloads)) {
     for (const x of rateRows(r.rows.filter((y) => y.workload === w))) {
-      lines.push(`${w.padEnd(5)} ${x.label.padEnd(30)} ${x.throughput.toFixed(2).padStart(7)} req/s (×${cell(x.throughputRatio, 2)})  TTFT ${x.meanTtftSec.toFixed(3)} s (${signedPct(x.ttftChangePct)})  hit ${x.hitRatePct}%  ok ${x.successPct}%`);
+      lines.push(`${w.padEnd(5)} ${x.label.padEnd(38)} ${x.dataplanes} DP ${x.throughput.toFixed(2).padStart(7)} req/s (×${cell(x.throughputRatio, 2)})  TTFT ${x.meanTtftSec.toFixed(3)} s (${signedPct(x.ttftChangePct)})  hit ${x.hitRatePct}%  pods/group ${x.podsPerGroup}  DP cores ${x.cpu.dataplane}  ok ${x.successPct}%`);
     }
   }
   return lines.join('\n');

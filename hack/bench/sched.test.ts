@@ -22,6 +22,14 @@ describe('scheduling rows', () => {
     expect(kthenaSchedulerText(selectRows(['random'])[0]!)).not.toContain('prefix-cache');
   });
 
+  it('runs lr-precise as the precise scorer matching 128 blocks, next to the approximate row', () => {
+    const c = rowSchedulerConfig(selectRows(['lr-precise'])[0]!);
+    const precise = c.plugins.find((p) => p.type === 'precise-prefix-cache-scorer');
+    expect(precise?.parameters).toMatchObject({ maxPrefixBlocksToMatch: 128 });
+    expect(c.plugins.some((p) => p.type === 'prefix-cache-scorer')).toBe(false);
+    expect(kthenaSchedulerText(selectRows(['lr-precise'])[0]!)).toContain('blockSizeToHash: 128');
+  });
+
   it('rejects an unknown row name, listing the known ones', () => {
     expect(() => selectRows(['nope'])).toThrow(/known rows: random, least-request/);
   });
@@ -55,7 +63,8 @@ describe('scheduling report', () => {
   const row = (name: string, throughput: number, ttft: number): RowResult => ({
     workload: 'long', row: name, label: name, requests: 10, ok: 10, successPct: 100, throughput, meanLatencySec: 1, p99LatencySec: 2,
     meanTtftSec: ttft, p50TtftSec: ttft, p99TtftSec: ttft, engineMeanTtftSec: ttft, steadyMeanTtftSec: ttft, hitRatePct: 50, pods: [], podsPerGroup: 1,
-    durationSimSec: 1, durationWallSec: 1, errors: {}, cpu: { dataplane: 0, engine: 0, client: 0, machinePct: 0, otherCpuPct: 0, otherNicePct: 0 },
+    dataplanes: 1, promptTokenMismatches: 0, kvEvents: null,
+    durationSimSec: 1, durationWallSec: 1, errors: {}, cpu: { dataplane: 0, dataplaneEach: [0], engine: 0, client: 0, machinePct: 0, otherCpuPct: 0, otherNicePct: 0 },
     before: { busyPct: 0, nicePct: 0, loadavg: [0, 0, 0], waitedSec: 0 }, clientMaxLagWallMs: 0, attempt: 1,
   });
 

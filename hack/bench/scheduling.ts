@@ -3,13 +3,19 @@
  * Kthena benchmark rebuilt on simulated engines.
  *
  * Per workload (long or short system prompt) and per row (a scheduler configuration), it starts a
- * fresh stack — three simulated vLLM pods (one ModelServer, one ModelRoute), one data plane and the
- * directory-source operator, with the row's Kthena ConfigMap in the watched folder — so no row
- * inherits warm KV caches, a learnt prefix index or JIT state from another. It checks that the data
- * plane runs exactly the row's configuration (GET /debug/config_dump/scheduler), warms the path
- * with a few unrelated requests, then runs the generated-shared-prefix workload through the data
- * plane with the bench_serving-like client (gsp-client.ts) and reads every pod's /metrics (prefix
- * cache hits and queries, preemptions) and /sim/state (whether the time scale held).
+ * fresh stack (sched-stack.ts) — three simulated vLLM pods publishing KV events (one ModelServer,
+ * one ModelRoute), N data-plane replicas (1 by default) and the directory-source operator pushing
+ * to all of them, with the row's Kthena ConfigMap in the watched folder — so no row inherits warm
+ * KV caches, a learnt prefix index, event subscriptions or JIT state from another. It checks that
+ * every data plane runs exactly the row's configuration (GET /debug/config_dump/scheduler) and has
+ * fresh metrics of every pod, warms the paths with a few unrelated requests, then runs the
+ * generated-shared-prefix workload with the bench_serving-like client (gsp-client.ts), spread
+ * round-robin over the data planes, and reads every pod's /metrics (prefix cache hits and queries,
+ * preemptions) and /sim/state (whether the time scale held).
+ *
+ * The engines tokenize with a real tokenizer (Qwen3's by default, sched-kv-events.ts), and the
+ * prompts are built from words that are one token each under it (gsp-vocabulary.ts), so prompt
+ * lengths stay exact and every row pays the same tokenizer cost in the simulator.
  *
  * All latencies and throughputs are in simulated time: the client measures wall time and
  * multiplies by the time scale. The data plane's metric scrape interval is scaled too
@@ -19,19 +25,22 @@
 import { availableParallelism, loadavg, release, tmpdir } from 'node:os';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { request } from 'undici';
-import { parseSamples } from '../engine-sim/prom-lint';
-import { generateWorkload, mulberry32, poissonArrivals, randomWords, WORKLOADS, type GspSpec, type WorkloadName } from './gsp-workload';
-import { runGspClientInChild, SseParser, type GspClientResult } from './gsp-client';
+import { generateWorkload, poissonArrivals, WORKLOADS, type GspSpec, type Vocabulary, type WorkloadName } from './gsp-workload';
+import { runGspClientInChild, type GspClientResult } from './gsp-client';
+import { buildVocabulary, checkPromptTokens } from './gsp-vocabulary';
 import { dataplaneBuild } from './overhead';
-import { machineCpuSplit, processCpuSec, sleep, startNode, stopAll, waitUntil, type BenchProc } from './processes';
-import { configMapYaml, rowSchedulerConfig, type SchedRow } from './sched-rows';
+import { machineCpuSplit, processCpuSec, sleep, stopAll } from './processes';
+import { usesKvEvents, type SchedRow } from './sched-rows';
+import { defaultTokenizerDir, describeTokenizer } from './sched-kv-events';
+import { checkSchedulerConfig, kvSubscriptions, podStats, primePods, startRowStack, waitForFreshMetrics, waitForLiveKvEvents, warmUp, type PodStats, type StackOptions } from './sched-stack';
 import { kvCapacity, KV_DERIVATION, schedulingProfile } from './sched-engine';
 import { percentile, round } from './stats';
 import type { EngineProfile } from '../engine-sim/profile';
 
+export type { PodStats } from './sched-stack';
+
 /** Settings of a scheduling run. */
-export interface SchedulingOptions {
+export interface SchedulingOptions extends StackOptions {
   workloads: WorkloadName[];
   /** Overrides of the seed's 256 groups × 32 requests (for quick runs). */
   groups: number;
@@ -47,22 +56,13 @@ export interface SchedulingOptions {
   gpuGiB: number;
   /** Overrides of the derived engine profile (sensitivity runs). */
   profileOverrides: Partial<EngineProfile>;
-  /** Data-plane metrics scrape period in simulated ms (Kthena refreshes pod metrics every 1 s). */
-  scrapeIntervalSimMs: number;
   /** Before each row, wait until other processes use at most this % of the machine... */
   idleBusyPct: number;
   /** ...for at most this many seconds (then run anyway and report it). */
   idleWaitSec: number;
   /** Run a row again (once) when other processes at normal priority took more than this % of the machine during it. */
   noisyPct: number;
-  /** Loopback addresses of the three pods. */
-  podIps: string[];
-  podPort: number;
-  model: string;
   keepDir: boolean;
-  /** Extra node flags for the simulator and the data plane (e.g. --cpu-prof). */
-  simNodeArgs: string[];
-  dataplaneNodeArgs: string[];
   progress: (line: string) => void;
 }
 
@@ -79,7 +79,10 @@ export const DEFAULT_SCHEDULING: Omit<SchedulingOptions, 'progress' | 'rows'> = 
   timeScale: { long: 5, short: 5 },
   gpuGiB: KV_DERIVATION.deviceGiB,
   profileOverrides: {},
+  // Kthena refreshes pod metrics every 1 s.
   scrapeIntervalSimMs: 1000,
+  dataplanes: 1,
+  simTokenizer: { kind: 'hf', dir: defaultTokenizerDir() },
   idleBusyPct: 15,
   idleWaitSec: 180,
   noisyPct: 15,
@@ -90,21 +93,6 @@ export const DEFAULT_SCHEDULING: Omit<SchedulingOptions, 'progress' | 'rows'> = 
   simNodeArgs: [],
   dataplaneNodeArgs: [],
 };
-
-/** One pod's counters after a row (from its /metrics and /sim/state). */
-export interface PodStats {
-  pod: string;
-  /** Requests it served (vllm:request_success_total). */
-  served: number;
-  /** vllm:prefix_cache_hits_total ÷ vllm:prefix_cache_queries_total, %. */
-  hitRatePct: number;
-  hits: number;
-  queries: number;
-  preemptions: number;
-  /** Whether simulated time kept to wall × timeScale (see hack/engine-sim/sim-clock.ts). */
-  clock: { steps: number; resyncs: number; lostWallMs: number; maxLagWallMs: number; meanLagWallMs: number };
-  kvEvictions: number;
-}
 
 /** One row of one workload. */
 export interface RowResult {
@@ -133,15 +121,28 @@ export interface RowResult {
   pods: PodStats[];
   /** Mean number of pods a group's requests went to (1 = perfect affinity). */
   podsPerGroup: number;
+  /** Data-plane replicas the requests were spread over. */
+  dataplanes: number;
+  /**
+   * Requests whose prompt the engine counted as other than system + question tokens (its
+   * usage.prompt_tokens): 0 unless the engine's tokenizer and the workload's vocabulary disagree.
+   */
+  promptTokenMismatches: number;
+  /**
+   * KV events the data planes took in during the row, summed over the replicas (subscriptions =
+   * replicas × pods, `live` of them at the end), or null when the row's scheduler reads none.
+   */
+  kvEvents: { subscriptions: number; live: number; batches: number; events: number; gaps: number; replays: number } | null;
   durationSimSec: number;
   durationWallSec: number;
   errors: Record<string, number>;
   firstError?: string;
   /**
-   * CPU during the run: cores per process, whole machine %, and other processes' % (noise), with
-   * the part of it at nice > 0 (which yields to the benchmark) separately.
+   * CPU during the run: cores per process (`dataplane` summed over the replicas, `dataplaneEach`
+   * per replica), whole machine %, and other processes' % (noise), with the part of it at nice > 0
+   * (which yields to the benchmark) separately.
    */
-  cpu: { dataplane: number; engine: number; client: number; machinePct: number; otherCpuPct: number; otherNicePct: number };
+  cpu: { dataplane: number; dataplaneEach: number[]; engine: number; client: number; machinePct: number; otherCpuPct: number; otherNicePct: number };
   /** Machine state before the row: CPU busy % (all, and niced processes), load average, wait. */
   before: { busyPct: number; nicePct: number; loadavg: number[]; waitedSec: number };
   /** The client's largest arrival-timer lateness (wall ms). */
@@ -159,57 +160,12 @@ export interface SchedulingResult {
   totalSec: number;
   machine: { cpus: number; node: string; kernel: string };
   build: { dataplaneDistSha256: string; newestDataplaneFile: string };
-  settings: Omit<SchedulingOptions, 'progress' | 'rows'> & { rows: string[] };
+  settings: Omit<SchedulingOptions, 'progress' | 'rows' | 'simTokenizer'> & { rows: string[]; simTokenizer: string };
   engine: { profile: Partial<EngineProfile>; kv: { kvGiB: number; tokens: number; blocks: number } };
   workloads: Record<string, GspSpec>;
+  /** Words per token and separator cost under the real tokenizer; absent with the stand-in. */
+  vocabulary?: { words: number; separatorTokens: number };
   rows: RowResult[];
-}
-
-const TOKEN = 'bench-token';
-
-/** ModelRoute → ModelServer → the three pods. */
-export function schedulingObjectsYaml(o: Pick<SchedulingOptions, 'podIps' | 'podPort' | 'model'>): string {
-  const pods = o.podIps.map((ip, i) => `---
-apiVersion: v1
-kind: Pod
-metadata:
-  name: sim-${i}
-  namespace: default
-  labels:
-    app: sim
-status:
-  phase: Running
-  podIP: ${ip}
-  conditions:
-  - type: Ready
-    status: "True"
-`).join('');
-  return `apiVersion: networking.serving.volcano.sh/v1alpha1
-kind: ModelRoute
-metadata:
-  name: bench
-  namespace: default
-spec:
-  modelName: "${o.model}"
-  rules:
-  - name: default
-    targetModels:
-    - modelServerName: bench
----
-apiVersion: networking.serving.volcano.sh/v1alpha1
-kind: ModelServer
-metadata:
-  name: bench
-  namespace: default
-spec:
-  workloadSelector:
-    matchLabels:
-      app: sim
-  workloadPort:
-    port: ${o.podPort}
-  model: "${o.model}"
-  inferenceEngine: vLLM
-${pods}`;
 }
 
 /** Percent of the machine's CPU in use over `ms`: all of it, and the niced part. */
@@ -238,120 +194,10 @@ async function waitForIdle(o: SchedulingOptions): Promise<RowResult['before']> {
   return { busyPct: pct.all, nicePct: pct.nice, loadavg: loadavg().map((v) => round(v, 2)), waitedSec: round((Date.now() - start) / 1000, 1) };
 }
 
-async function getJson(url: string): Promise<unknown> {
-  const res = await request(url);
-  const text = await res.body.text();
-  if (res.statusCode !== 200) throw new Error(`${url} answered ${res.statusCode}: ${text.slice(0, 300)}`);
-  return JSON.parse(text);
-}
-
-async function getText(url: string): Promise<string> {
-  const res = await request(url);
-  const text = await res.body.text();
-  if (res.statusCode !== 200) throw new Error(`${url} answered ${res.statusCode}`);
-  return text;
-}
-
-/** A running stack for one row. */
-interface RowStack {
-  sim: BenchProc;
-  dataplane: BenchProc;
-  operator: BenchProc;
-  url: string;
-  adminUrl: string;
-  stop(): Promise<void>;
-}
-
-async function startRowStack(o: SchedulingOptions, dir: string, row: SchedRow, timeScale: number, profile: Partial<EngineProfile>): Promise<RowStack> {
-  const started: BenchProc[] = [];
-  const stop = async (): Promise<void> => { await Promise.all(started.map((p) => p.stop())); };
-  try {
-    const objects = join(dir, 'objects');
-    mkdirSync(objects, { recursive: true });
-    writeFileSync(join(objects, 'bench.yaml'), schedulingObjectsYaml(o));
-    writeFileSync(join(objects, 'router-config.yaml'), configMapYaml(row));
-    const simConfig = join(dir, 'sim.json');
-    writeFileSync(simConfig, JSON.stringify({ pods: o.podIps.map((ip, i) => ({ name: `sim-${i}`, ip, port: o.podPort, model: o.model, engine: 'vllm' })), timeScale, profile }, null, 2));
-    const { proc: sim } = await startNode('engine-sim', 'hack/engine-sim/main.js', ['--config', simConfig], dir, /engine-sim ready/, o.simNodeArgs);
-    started.push(sim);
-    const scrapeMs = Math.max(1, Math.round(o.scrapeIntervalSimMs / timeScale));
-    const { proc: dataplane, match } = await startNode('dataplane', 'dataplane/main.js', [
-      '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--push-token', TOKEN,
-      '--scrape-interval-ms', String(scrapeMs), '--scrape-timeout-ms', String(Math.max(200, 2 * scrapeMs)),
-      // 300 streams may all go to one pod under a herding scorer; the default 64 would queue them.
-      '--connections-per-endpoint', String(o.concurrency + 64),
-    ], dir, /"trafficPort":(\d+),"adminPort":(\d+)/, o.dataplaneNodeArgs);
-    started.push(dataplane);
-    const url = `http://127.0.0.1:${match[1]}`;
-    const adminUrl = `http://127.0.0.1:${match[2]}`;
-    const { proc: operator } = await startNode('operator', 'operator/main.js', [
-      '--watch-dir', objects, '--snapshot-out', join(dir, 'snapshot.json'), '--status-out', join(dir, 'status.json'),
-      '--push-token', TOKEN, '--push-url', adminUrl,
-    ], dir, /snapshot compiled/);
-    started.push(operator);
-    await waitUntil(`a snapshot on the data plane (operator log ${operator.logFile})`, async () => {
-      const res = await request(`${adminUrl}/v1/snapshot`);
-      await res.body.dump();
-      return res.statusCode === 200;
-    });
-    return { sim, dataplane, operator, url, adminUrl, stop };
-  } catch (err) {
-    await stop();
-    throw err;
-  }
-}
-
-/** Throws unless the data plane runs exactly the row's configuration for the benchmark's server. */
-export async function checkSchedulerConfig(adminUrl: string, row: SchedRow): Promise<void> {
-  const want = rowSchedulerConfig(row);
-  const dump = (await getJson(`${adminUrl}/debug/config_dump/scheduler`)) as { configs: Record<string, { plugins: unknown; profiles: unknown; source: string }>; servers: Record<string, string> };
-  const key = dump.servers['default/bench'];
-  const got = key !== undefined ? dump.configs[key] : undefined;
-  const same = got && got.source === 'kthena' && JSON.stringify(got.plugins) === JSON.stringify(want.plugins) && JSON.stringify(got.profiles) === JSON.stringify(want.profiles);
-  if (!same) throw new Error(`data plane does not run row ${row.name}'s configuration: want ${JSON.stringify({ plugins: want.plugins, profiles: want.profiles })}, got ${JSON.stringify(got ?? dump)}`);
-}
-
-/** Waits until the data plane has fresh metrics for all pods (metric scorers are live). */
-async function waitForFreshMetrics(adminUrl: string, pods: number): Promise<void> {
-  await waitUntil(`fresh metrics of ${pods} pods`, async () => {
-    const d = (await getJson(`${adminUrl}/debug/config_dump/pods`)) as { pods: { metrics: { stale: boolean } }[] };
-    return d.pods.length === pods && d.pods.every((p) => !p.metrics.stale);
-  }, 15_000);
-}
-
-/** A few streamed requests with prompts unrelated to the workload: proves the path, warms the JIT. */
-async function warmUp(url: string, model: string, n: number): Promise<void> {
-  const rand = mulberry32(0x5eed);
-  await Promise.all(Array.from({ length: n }, async () => {
-    const body = JSON.stringify({ model, prompt: randomWords(300, rand), max_tokens: 8, ignore_eos: true, stream: true });
-    const res = await request(`${url}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
-    const text = await res.body.text();
-    if (res.statusCode !== 200) throw new Error(`warm-up request answered ${res.statusCode}: ${text.slice(0, 300)}`);
-    const events = new SseParser().push(text);
-    if (events.at(-1) !== '[DONE]') throw new Error(`warm-up stream did not end with [DONE]: ${text.slice(-300)}`);
-  }));
-}
-
-/** Reads every pod's counters. */
-async function podStats(o: SchedulingOptions): Promise<PodStats[]> {
-  return Promise.all(o.podIps.map(async (ip, i) => {
-    const base = `http://${ip}:${o.podPort}`;
-    const samples = parseSamples(await getText(`${base}/metrics`));
-    const sum = (name: string): number => samples.filter((s) => s.name === name).reduce((a, s) => a + s.value, 0);
-    const state = (await getJson(`${base}/sim/state`)) as { clock: PodStats['clock']; counters: { kvEvictions: number } };
-    const hits = sum('vllm:prefix_cache_hits_total');
-    const queries = sum('vllm:prefix_cache_queries_total');
-    return {
-      pod: `sim-${i}`, served: sum('vllm:request_success_total'), hits, queries, hitRatePct: round(queries ? (100 * hits) / queries : NaN, 1),
-      preemptions: sum('vllm:num_preemptions_total'), clock: state.clock, kvEvictions: state.counters.kvEvictions,
-    };
-  }));
-}
-
 const mean = (xs: number[]): number => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN);
 
 /** Turns the client's per-request columns and the pods' counters into a row. */
-export function summarizeRow(workload: WorkloadName, row: SchedRow, c: GspClientResult, pods: PodStats[], concurrency: number): Omit<RowResult, 'cpu' | 'before' | 'attempt'> {
+export function summarizeRow(workload: WorkloadName, row: SchedRow, c: GspClientResult, pods: PodStats[], concurrency: number, spec: Pick<GspSpec, 'systemTokens' | 'questionTokens'>, dataplanes: number): Omit<RowResult, 'cpu' | 'before' | 'attempt' | 'kvEvents'> {
   const col = c.columns;
   const okIdx = col.ok.flatMap((v, i) => (v ? [i] : []));
   const ttft = okIdx.map((i) => col.ttftMs[i]! / 1000);
@@ -378,46 +224,65 @@ export function summarizeRow(workload: WorkloadName, row: SchedRow, c: GspClient
     hitRatePct: round(queries ? (100 * hits) / queries : NaN, 1),
     pods,
     podsPerGroup: round(mean([...groupPods.values()].map((s) => s.size)), 2),
+    dataplanes,
+    // An engine that sent no usage.prompt_tokens (NaN) is not counted as a mismatch.
+    promptTokenMismatches: okIdx.filter((i) => col.promptTokens[i]! !== spec.systemTokens + spec.questionTokens && !Number.isNaN(col.promptTokens[i])).length,
     durationSimSec: round(c.durationSimSec, 1), durationWallSec: round(c.durationWallSec, 1),
     errors: c.errors, ...(c.firstError ? { firstError: c.firstError } : {}),
     clientMaxLagWallMs: c.maxArrivalLagWallMs,
   };
 }
 
+/** Sums the KV-event subscriptions of every data plane. */
+async function kvEventTotals(adminUrls: string[]): Promise<NonNullable<RowResult['kvEvents']>> {
+  const subs = (await Promise.all(adminUrls.map(kvSubscriptions))).flat();
+  const sum = (k: string): number => subs.reduce((a, x) => a + (x.counters[k] ?? 0), 0);
+  return { subscriptions: subs.length, live: subs.filter((x) => x.state === 'live').length, batches: sum('batches'), events: sum('events'), gaps: sum('gaps'), replays: sum('replays') };
+}
+
 /** Runs one row: fresh stack, checks, workload, counters. Always stops its processes. */
-async function runRow(o: SchedulingOptions, root: string, workload: WorkloadName, spec: GspSpec, row: SchedRow, profile: Partial<EngineProfile>): Promise<RowResult> {
+async function runRow(o: SchedulingOptions, root: string, workload: WorkloadName, spec: GspSpec, row: SchedRow, profile: Partial<EngineProfile>, vocabularyFile: string | undefined): Promise<RowResult> {
   const dir = join(root, `${workload}-${row.name}`);
   mkdirSync(dir, { recursive: true });
   const before = await waitForIdle(o);
   const timeScale = o.timeScale[workload];
   const stack = await startRowStack(o, dir, row, timeScale, profile);
   try {
-    await checkSchedulerConfig(stack.adminUrl, row);
-    await waitForFreshMetrics(stack.adminUrl, o.podIps.length);
-    await warmUp(stack.url, o.model, 6);
-    const pids = [stack.sim.child.pid, stack.dataplane.child.pid, stack.operator.child.pid];
+    for (const adminUrl of stack.adminUrls) {
+      await checkSchedulerConfig(adminUrl, row);
+      await waitForFreshMetrics(adminUrl, o.podIps.length);
+    }
+    await warmUp(stack.urls, o.model, 2 * stack.urls.length + 4);
+    await primePods(o);
+    if (usesKvEvents(row)) for (const adminUrl of stack.adminUrls) await waitForLiveKvEvents(adminUrl, o.podIps.length);
+    // Order: simulator, data planes, operator.
+    const pids = [stack.sim.child.pid, ...stack.dataplanes.map((d) => d.child.pid), stack.operator.child.pid];
     const sample = () => ({ procs: pids.map(processCpuSec), machine: machineCpuSplit(), self: process.cpuUsage(), wall: Date.now() });
     let s0 = sample();
     const n = spec.groups * spec.perGroup;
     // Deadline: generous against the slowest plausible row (5 simulated req/s), at least 10 minutes.
     const deadlineMs = Math.max(600_000, Math.ceil(((n / 5) * 1000) / timeScale));
     const client = await runGspClientInChild({
-      origin: stack.url, model: o.model, spec, rate: o.rate, concurrency: o.concurrency, timeScale,
-      requestTimeoutMs: 300_000, deadlineMs,
+      origins: stack.urls, model: o.model, spec, rate: o.rate, concurrency: o.concurrency, timeScale,
+      requestTimeoutMs: 300_000, deadlineMs, ...(vocabularyFile ? { vocabularyFile } : {}),
     }, () => { s0 = sample(); });
     const s1 = sample();
     const pods = await podStats(o);
+    const kvEvents = usesKvEvents(row) ? await kvEventTotals(stack.adminUrls) : null;
     const wallSec = (s1.wall - s0.wall) / 1000;
     const d = pids.map((_, i) => s1.procs[i]! - s0.procs[i]!);
+    const dpEach = d.slice(1, 1 + stack.dataplanes.length).map((x) => round(x / wallSec, 2));
     const self = process.cpuUsage(s0.self);
     const machine = s1.machine.busy - s0.machine.busy;
     const niced = s1.machine.nice - s0.machine.nice;
     const ours = d.reduce((a, b) => a + b, 0) + client.cpuSec + (self.user + self.system) / 1e6;
     const cores = availableParallelism();
     return {
-      ...summarizeRow(workload, row, client, pods, o.concurrency),
+      ...summarizeRow(workload, row, client, pods, o.concurrency, spec, stack.dataplanes.length),
+      kvEvents,
       cpu: {
-        dataplane: round(d[1]! / wallSec, 2), engine: round(d[0]! / wallSec, 2), client: round(client.cpuSec / wallSec, 2),
+        dataplane: round(d.slice(1, 1 + stack.dataplanes.length).reduce((a, b) => a + b, 0) / wallSec, 2), dataplaneEach: dpEach,
+        engine: round(d[0]! / wallSec, 2), client: round(client.cpuSec / wallSec, 2),
         machinePct: round((100 * machine) / (wallSec * cores), 1),
         otherCpuPct: round(Math.max(0, (100 * (machine - ours)) / (wallSec * cores)), 1),
         otherNicePct: round((100 * niced) / (wallSec * cores), 1),
@@ -435,12 +300,26 @@ export function foreignPct(r: Pick<RowResult, 'cpu'>): number {
   return Math.max(0, r.cpu.otherCpuPct - r.cpu.otherNicePct);
 }
 
+/**
+ * Under a real tokenizer: builds the workload vocabulary, checks a few prompts of each workload
+ * have exactly their token counts, and writes the vocabulary for the client. Undefined for the
+ * stand-in (random letters are one stand-in token each).
+ */
+async function prepareVocabulary(o: SchedulingOptions, root: string, specs: Record<string, GspSpec>): Promise<{ file: string; vocabulary: Vocabulary } | undefined> {
+  if (o.simTokenizer.kind !== 'hf') return undefined;
+  const { vocabulary, tokenizer } = await buildVocabulary(o.simTokenizer.dir);
+  for (const spec of Object.values(specs)) checkPromptTokens(tokenizer, generateWorkload({ ...spec, groups: 2, perGroup: 2 }, vocabulary));
+  const file = join(root, 'vocabulary.json');
+  writeFileSync(file, JSON.stringify(vocabulary));
+  return { file, vocabulary };
+}
+
 /** Runs every workload × row. Always stops the processes it started. */
 export async function runScheduling(o: SchedulingOptions): Promise<SchedulingResult> {
   const t0 = Date.now();
   const root = mkdtempSync(join(tmpdir(), 'sluice-sched-'));
   const profile = { ...schedulingProfile(o.gpuGiB), ...o.profileOverrides };
-  const { progress, rows, ...settings } = o;
+  const { progress, rows, simTokenizer, ...settings } = o;
   const specs: Record<string, GspSpec> = {};
   for (const w of o.workloads) specs[w] = { ...WORKLOADS[w], groups: o.groups, perGroup: o.perGroup };
   const result: SchedulingResult = {
@@ -449,28 +328,33 @@ export async function runScheduling(o: SchedulingOptions): Promise<SchedulingRes
     totalSec: 0,
     machine: { cpus: availableParallelism(), node: process.version, kernel: release() },
     build: dataplaneBuild(),
-    settings: { ...settings, rows: rows.map((r) => r.name) },
+    settings: { ...settings, rows: rows.map((r) => r.name), simTokenizer: describeTokenizer(simTokenizer) },
     engine: { profile, kv: kvCapacity({ ...KV_DERIVATION, deviceGiB: o.gpuGiB }) },
     workloads: specs,
     rows: [],
   };
-  progress(`working folder ${root}; KV cache ${result.engine.kv.blocks} blocks × 128 = ${result.engine.kv.tokens} tokens per pod`);
+  progress(`working folder ${root}; KV cache ${result.engine.kv.blocks} blocks × 128 = ${result.engine.kv.tokens} tokens per pod; ${o.dataplanes} data plane(s); tokenizer ${describeTokenizer(simTokenizer)}`);
   try {
+    const vocab = await prepareVocabulary(o, root, specs);
+    if (vocab) {
+      result.vocabulary = { words: vocab.vocabulary.words.length, separatorTokens: vocab.vocabulary.separatorTokens };
+      progress(`vocabulary: ${vocab.vocabulary.words.length} single-token words; "\\n\\n" is ${vocab.vocabulary.separatorTokens} token(s)`);
+    }
     for (const w of o.workloads) {
       const spec = specs[w]!;
       // Generated once here only to fail fast on a bad spec; the client regenerates it.
-      generateWorkload({ ...spec, groups: 1, perGroup: 1 });
+      generateWorkload({ ...spec, groups: 1, perGroup: 1 }, vocab?.vocabulary);
       poissonArrivals(1, o.rate, spec.seed);
       for (const row of rows) {
-        progress(`${w}: ${row.label} (time scale ${o.timeScale[w]})`);
-        let r = await runRow(o, root, w, spec, row, profile);
+        progress(`${w}: ${row.label} (time scale ${o.timeScale[w]}, ${o.dataplanes} data plane(s))`);
+        let r = await runRow(o, root, w, spec, row, profile, vocab?.file);
         if (foreignPct(r) > o.noisyPct) {
           progress(`  other processes took ${foreignPct(r)}% of the machine during the row (limit ${o.noisyPct}%); running it again`);
-          const again = await runRow(o, join(root, 'retry'), w, spec, row, profile);
+          const again = await runRow(o, join(root, 'retry'), w, spec, row, profile, vocab?.file);
           r = { ...again, attempt: 2, discardedOtherCpuPct: foreignPct(r) };
         }
         result.rows.push(r);
-        progress(`  ok ${r.successPct}%  ${r.throughput.toFixed(2)} req/s  latency ${r.meanLatencySec.toFixed(2)} s  TTFT mean ${r.meanTtftSec.toFixed(3)} s p99 ${r.p99TtftSec.toFixed(2)} s  hit ${r.hitRatePct}%  pods/group ${r.podsPerGroup}  (${r.durationWallSec} s wall; other CPU ${r.cpu.otherCpuPct}%, of it niced ${r.cpu.otherNicePct}%; clock resyncs ${r.pods.reduce((a, p) => a + p.clock.resyncs, 0)})`);
+        progress(`  ok ${r.successPct}%  ${r.throughput.toFixed(2)} req/s  latency ${r.meanLatencySec.toFixed(2)} s  TTFT mean ${r.meanTtftSec.toFixed(3)} s p99 ${r.p99TtftSec.toFixed(2)} s  hit ${r.hitRatePct}%  pods/group ${r.podsPerGroup}  DP cores ${r.cpu.dataplane} (${r.cpu.dataplaneEach.join(' + ')})  prompt-length mismatches ${r.promptTokenMismatches}${r.kvEvents ? `  KV events ${r.kvEvents.events} in ${r.kvEvents.batches} batches, ${r.kvEvents.live}/${r.kvEvents.subscriptions} live, ${r.kvEvents.gaps} gaps` : ''}  (${r.durationWallSec} s wall; other CPU ${r.cpu.otherCpuPct}%, of it niced ${r.cpu.otherNicePct}%; clock resyncs ${r.pods.reduce((a, p) => a + p.clock.resyncs, 0)})`);
       }
     }
   } finally {

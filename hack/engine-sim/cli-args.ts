@@ -7,8 +7,10 @@ import type { SimOptions } from './simulator';
  * Flags (each also accepted as --flag=value):
  *   --pod name=p1,ip=127.0.0.2,port=8000,model=M[,namespace=ns][,engine=vllm|sglang|tgi]
  *         [,loras=a:b][,role=prefill|decode|both][,group=G]      (repeatable)
+ *         [,kv-events-port=5557][,kv-replay-port=5558][,kv-topic=T]  (vLLM KV events)
  *   --config file.json      SimOptions as JSON; --pod entries are appended to its pods
  *   --time-scale N          simulated ms per wall ms
+ *   --tokenizer PATH        tokenize with a Hugging Face tokenizer.json (file or directory)
  *   --<profile-field>       any EngineProfile field in kebab case, e.g. --max-num-seqs 256
  *   --help
  */
@@ -18,6 +20,7 @@ export interface CliArgs {
   help: boolean;
   configPath?: string;
   timeScale?: number;
+  tokenizer?: string;
   pods: SimPodSpec[];
   profile: Partial<EngineProfile>;
 }
@@ -46,7 +49,7 @@ export function parsePodSpec(text: string): SimPodSpec {
     if (eq <= 0) throw new Error(`--pod: expected key=value, got "${part}"`);
     kv.set(part.slice(0, eq).trim(), part.slice(eq + 1).trim());
   }
-  const known = new Set(['name', 'namespace', 'ip', 'port', 'model', 'engine', 'loras', 'role', 'group']);
+  const known = new Set(['name', 'namespace', 'ip', 'port', 'model', 'engine', 'loras', 'role', 'group', 'kv-events-port', 'kv-replay-port', 'kv-topic']);
   for (const k of kv.keys()) if (!known.has(k)) throw new Error(`--pod: unknown key "${k}"`);
   const spec: SimPodSpec = {
     name: kv.get('name') ?? '',
@@ -60,6 +63,13 @@ export function parsePodSpec(text: string): SimPodSpec {
   if (kv.has('group')) spec.group = kv.get('group');
   const loras = kv.get('loras');
   if (loras) spec.loras = loras.split(':').filter((l) => l !== '');
+  if (kv.has('kv-events-port')) {
+    spec.kvEvents = { port: toNumber('pod kv-events-port', kv.get('kv-events-port') as string) };
+    if (kv.has('kv-replay-port')) spec.kvEvents.replayPort = toNumber('pod kv-replay-port', kv.get('kv-replay-port') as string);
+    if (kv.has('kv-topic')) spec.kvEvents.topic = kv.get('kv-topic');
+  } else if (kv.has('kv-replay-port') || kv.has('kv-topic')) {
+    throw new Error('--pod: kv-replay-port and kv-topic need kv-events-port');
+  }
   return spec;
 }
 
@@ -85,6 +95,7 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
     if (flag === 'pod') out.pods.push(parsePodSpec(value));
     else if (flag === 'config') out.configPath = value;
     else if (flag === 'time-scale') out.timeScale = toNumber(flag, value);
+    else if (flag === 'tokenizer') out.tokenizer = value;
     else if (PROFILE_FLAGS.has(flag)) out.profile[PROFILE_FLAGS.get(flag) as keyof EngineProfile] = toNumber(flag, value);
     else throw new Error(`unknown flag --${flag} (see --help)`);
   }
@@ -100,6 +111,7 @@ export function buildOptions(args: CliArgs, config: Partial<SimOptions> = {}): S
     pods: [...(config.pods ?? []), ...args.pods],
     timeScale: args.timeScale ?? config.timeScale,
     profile: { ...config.profile, ...args.profile },
+    ...(args.tokenizer ?? config.tokenizer ? { tokenizer: args.tokenizer ?? config.tokenizer } : {}),
   };
 }
 
@@ -113,9 +125,11 @@ export function usageText(): string {
     '',
     'Pod keys: name, ip (127.0.0.0/8), port (0 = ephemeral), model, namespace, engine (vllm|sglang|tgi),',
     '          loras (colon-separated adapter names), role (prefill|decode|both),',
-    '          group (PD group: KV moves only between prefill and decode pods of one group)',
+    '          group (PD group: KV moves only between prefill and decode pods of one group),',
+    '          kv-events-port (publish vLLM KV events over ZMQ; 0 = ephemeral), kv-replay-port, kv-topic',
     '  --config FILE                   SimOptions JSON ({"pods":[...],"timeScale":N,"profile":{...}})',
     '  --time-scale N                  simulated ms per wall-clock ms (default 1)',
+    '  --tokenizer PATH                tokenize with a Hugging Face tokenizer.json or its directory (default: stand-in)',
     profileFlags,
     '',
     'Prints "engine-sim ready <json>" when every pod listens; SIGTERM/SIGINT stop it.',

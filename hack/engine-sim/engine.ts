@@ -1,4 +1,4 @@
-import { chainHash, KvCache, type KvAllocation } from './kv-cache';
+import { chainHash, KvCache, type KvAllocation, type KvStepEvents } from './kv-cache';
 import { LoraManager } from './lora';
 import { finishedStats, newSeq, seqResult, type Seq } from './engine-seq';
 import type { EngineConfig, EngineRequest, EngineSnapshot, HeldKv, SeqEvents, SeqResult } from './engine-types';
@@ -76,6 +76,8 @@ export class Engine {
   private kickAt = 0;
   private nextId = 1;
   private stopped = false;
+  /** KV-event publisher, told where engine steps begin and end (it batches per step). */
+  private kvSteps: KvStepEvents | null = null;
 
   /** Build an idle engine. */
   constructor(readonly cfg: EngineConfig) {
@@ -119,6 +121,16 @@ export class Engine {
     this.waiting.push(s);
     this.kick(now);
     return { id: s.id, abort: () => this.abort(s) };
+  }
+
+  /**
+   * Report prefix-cache changes to `sink` (the pod's KV-event publisher): the cache calls its
+   * stored/removed/cleared, and the engine brackets each step so that one step's events form one
+   * batch, as vLLM publishes them.
+   */
+  attachKvEvents(sink: KvStepEvents): void {
+    this.kvSteps = sink;
+    this.kv.events = sink;
   }
 
   /** Point-in-time view of the engine. */
@@ -170,6 +182,7 @@ export class Engine {
   private runStep(startSim: number): void {
     if (this.stopped || this.step) return;
     const p = this.p;
+    this.kvSteps?.beginStep();
     this.collectTransfers(startSim);
     // 1. KV slot for each decoding sequence; preempt the newest on shortage.
     for (let i = 0; i < this.running.length; i++) {
@@ -208,7 +221,7 @@ export class Engine {
           : s.req.externalCache ? Math.min(s.req.externalCache(s.hashes), maxCached) * p.blockSize : 0;
         uncached = s.tokens.length - Math.max(local, external);
         if (admitted.length > 0 && uncached > budget) break;
-        const alloc = this.kv.allocate(s.hashes, s.tokens.length, maxCached);
+        const alloc = this.kv.allocate(s.hashes, s.tokens.length, maxCached, { tokens: s.tokens, lora: s.req.lora });
         if (!alloc) break;
         s.alloc = alloc;
         this.stats.counters.prefixCacheQueries += s.tokens.length;
@@ -257,6 +270,7 @@ export class Engine {
     const durSim = decodeMs + prefillMs + loraLoads * p.loraLoadMs;
     const batch = [...decoding, ...joined, ...admitted.map((x) => x.s)];
     if (batch.length === 0) {
+      this.kvSteps?.endStep();
       if (this.transferring.length > 0) this.wakeAt(Math.min(...this.transferring.map((s) => s.readyAtSim)));
       else if (this.waiting.length > 0) this.failUnschedulable(startSim);
       return;
@@ -302,6 +316,7 @@ export class Engine {
       this.kv.commit(s.alloc, s.hashes);
       this.emitToken(s, end);
     }
+    this.kvSteps?.endStep();
     this.noteLoraState();
     if (this.running.length > 0 || this.waiting.length > 0 || this.transferring.length > 0) this.runStep(end);
   }

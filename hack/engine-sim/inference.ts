@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { HfTokenizer } from '../../shared/tokenizer/hf-tokenizer';
 import type { Engine, SeqResult } from './engine';
 import type { FaultInjector, FaultRule } from './faults';
 import { ApiError, delay, errorBody, errorTypeFor, parseJson, sendError, sendJson } from './http-util';
@@ -26,6 +27,8 @@ export interface InferenceContext {
   faults: FaultInjector;
   /** This pod as the prefill/decode registries see it. */
   pd: PdPeer;
+  /** Real tokenizer (--tokenizer); absent or null: the stand-in tokenizer. */
+  tokenizer?: HfTokenizer | null;
 }
 
 /** The simulator's extra `sim` field: where and how a request was served (simulated ms). */
@@ -89,7 +92,8 @@ function prepare(
   body: Buffer,
 ): { r: InferenceRequest; model: string; json: Record<string, unknown> } {
   const json = parseJson(body);
-  const r = kind === 'chat' ? parseChatRequest(json) : parseCompletionRequest(json);
+  const hf = ctx.tokenizer ?? null;
+  const r = kind === 'chat' ? parseChatRequest(json, hf) : parseCompletionRequest(json, hf);
   const model = r.model ?? ctx.baseModel;
   if (model !== ctx.baseModel && !ctx.engine.lora.isRegistered(model)) {
     throw new ApiError(404, 'NotFoundError', `The model \`${model}\` does not exist.`, 'model');

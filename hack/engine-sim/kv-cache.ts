@@ -10,6 +10,8 @@
  *   later request with the same prefix can take it back (a prefix-cache hit);
  * - new blocks are taken from the head of the free queue, i.e. the least
  *   recently freed block is evicted first (LRU), and its hash is forgotten.
+ * With a listener (`events`), registrations, evictions and resets are reported as vLLM's KV
+ * events report them; allocations then carry their sequence's tokens (KvAllocation.source).
  */
 
 /** Blocks held by one sequence. */
@@ -20,6 +22,33 @@ export interface KvAllocation {
   hashes: string[];
   /** Leading prompt tokens served from the prefix cache at allocation time. */
   cachedTokens: number;
+  /** The sequence's tokens and adapter, for KV events (set when the cache has a listener). */
+  source?: KvBlockSource;
+}
+
+/** What a sequence's blocks hold: its token ids (prompt + generated so far) and its adapter. */
+export interface KvBlockSource {
+  tokens: readonly number[];
+  lora: string | null;
+}
+
+/**
+ * Listener for changes of the prefix cache, as vLLM reports them in its KV events
+ * (kv-events-publisher.ts turns them into BlockStored / BlockRemoved / AllBlocksCleared).
+ */
+export interface KvCacheEvents {
+  /** Full blocks `hashes` (consecutive, in chain order) were registered; `tokens` are theirs. */
+  stored(hashes: readonly string[], parent: string | null, tokens: readonly number[], lora: string | null): void;
+  /** A cached block was evicted or forgotten. */
+  removed(hash: string): void;
+  /** Every cached block was forgotten. */
+  cleared(): void;
+}
+
+/** A KV-event sink that also learns where engine steps begin and end (it batches per step). */
+export interface KvStepEvents extends KvCacheEvents {
+  beginStep(): void;
+  endStep(): void;
 }
 
 interface Block {
@@ -89,6 +118,8 @@ export class KvCache {
   private readonly byHash = new Map<string, Block>();
   /** Cached blocks dropped to make room, for /sim/state. */
   evictions = 0;
+  /** Listener for KV events, when the pod publishes them. */
+  events: KvCacheEvents | null = null;
 
   /** Create a pool of `numBlocks` empty blocks of `blockSize` tokens. */
   constructor(
@@ -137,7 +168,7 @@ export class KvCache {
    * cap hits below the prompt length). Returns null, changing nothing, when
    * there are not enough free blocks.
    */
-  allocate(hashes: readonly string[], numTokens: number, maxCachedBlocks = hashes.length): KvAllocation | null {
+  allocate(hashes: readonly string[], numTokens: number, maxCachedBlocks = hashes.length, source?: KvBlockSource): KvAllocation | null {
     const hit = Math.min(this.lookup(hashes), maxCachedBlocks);
     const cached = hashes.slice(0, hit).map((h) => this.byHash.get(h) as Block);
     // Cached blocks that sit in the free queue stop being free once reused.
@@ -146,7 +177,7 @@ export class KvCache {
     if (needNew > this.freeQueue.size - cachedButFree) return null;
 
     for (const b of cached) this.ref(b);
-    const alloc: KvAllocation = { blockIds: cached.map((b) => b.id), hashes: hashes.slice(0, hit), cachedTokens: hit * this.blockSize };
+    const alloc: KvAllocation = { blockIds: cached.map((b) => b.id), hashes: hashes.slice(0, hit), cachedTokens: hit * this.blockSize, source };
     for (let i = 0; i < needNew; i++) alloc.blockIds.push(this.takeFree().id);
     // Register the full prompt blocks we are about to compute.
     this.commit(alloc, hashes);
@@ -172,15 +203,29 @@ export class KvCache {
    */
   commit(alloc: KvAllocation, hashes: readonly string[]): void {
     const limit = Math.min(hashes.length, alloc.blockIds.length);
+    // Newly registered blocks form runs of consecutive blocks; each run is one stored event.
+    let runStart = -1;
     for (let i = alloc.hashes.length; i < limit; i++) {
       const h = hashes[i];
       const b = this.blocks[alloc.blockIds[i]];
       if (!this.byHash.has(h) && b.hash === null) {
         b.hash = h;
         this.byHash.set(h, b);
+        if (runStart < 0) runStart = i;
+      } else if (runStart >= 0) {
+        this.emitStored(alloc, hashes, runStart, i);
+        runStart = -1;
       }
       alloc.hashes.push(h);
     }
+    if (runStart >= 0) this.emitStored(alloc, hashes, runStart, limit);
+  }
+
+  /** Report blocks [from, to) of an allocation as stored (needs the allocation's tokens). */
+  private emitStored(alloc: KvAllocation, hashes: readonly string[], from: number, to: number): void {
+    if (!this.events || !alloc.source) return;
+    const bs = this.blockSize;
+    this.events.stored(hashes.slice(from, to), from > 0 ? hashes[from - 1] : null, alloc.source.tokens.slice(from * bs, to * bs), alloc.source.lora);
   }
 
   /**
@@ -199,15 +244,20 @@ export class KvCache {
 
   /** Forget every cached block that is not in use (vLLM's /reset_prefix_cache). Returns how many. */
   resetPrefixCache(): number {
-    let n = 0;
+    const forgotten: string[] = [];
     for (const b of this.freeQueue.values()) {
       if (b.hash !== null) {
         this.byHash.delete(b.hash);
+        forgotten.push(b.hash);
         b.hash = null;
-        n++;
       }
     }
-    return n;
+    // Blocks in use keep their hashes; only when none is left is this an "all cleared".
+    if (this.events && forgotten.length > 0) {
+      if (this.byHash.size === 0) this.events.cleared();
+      else for (const h of forgotten) this.events.removed(h);
+    }
+    return forgotten.length;
   }
 
   private ref(b: Block): void {
@@ -223,6 +273,7 @@ export class KvCache {
     this.freeQueue.delete(b.id);
     if (b.hash !== null) {
       this.byHash.delete(b.hash);
+      this.events?.removed(b.hash);
       b.hash = null;
       this.evictions++;
     }

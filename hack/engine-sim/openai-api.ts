@@ -1,3 +1,4 @@
+import type { HfTokenizer } from '../../shared/tokenizer/hf-tokenizer';
 import { ApiError } from './http-util';
 import { renderChat, tokenize, type ChatMessage } from './tokenizer';
 
@@ -6,7 +7,9 @@ import { renderChat, tokenize, type ChatMessage } from './tokenizer';
  * (/v1/completions and /v1/chat/completions). Only what a router needs is
  * modelled: a single prompt, n = 1, max_tokens / max_completion_tokens,
  * ignore_eos, stream and stream_options.include_usage; sampling parameters and
- * stop strings are accepted and ignored.
+ * stop strings are accepted and ignored. Prompts are tokenized with the stand-in tokenizer
+ * (tokenizer.ts) or, when the simulator runs with --tokenizer, a real one (HfTokenizer), which
+ * renders chat with the model's template and encodes as vLLM does.
  */
 
 /** Default max_tokens of /v1/completions (vLLM and OpenAI use 16). */
@@ -63,15 +66,23 @@ function common(o: Record<string, unknown>): Omit<InferenceRequest, 'kind' | 'pr
   };
 }
 
-/** Validate a /v1/completions body. */
-export function parseCompletionRequest(body: unknown): InferenceRequest {
+/**
+ * Ids of a completions prompt text: vLLM adds the post-processor's special tokens unless the
+ * body sets add_special_tokens to false.
+ */
+export function completionTokens(text: string, o: Record<string, unknown>, hf: HfTokenizer | null): number[] {
+  return hf ? Array.from(hf.encode(text, o.add_special_tokens !== false)) : tokenize(text);
+}
+
+/** Validate a /v1/completions body; `hf` tokenizes when given (else the stand-in). */
+export function parseCompletionRequest(body: unknown, hf: HfTokenizer | null = null): InferenceRequest {
   const o = asObject(body);
   const c = common(o);
   let p = o.prompt;
   // A batch of one prompt is accepted; real batches are not simulated.
   if (Array.isArray(p) && p.length === 1 && (typeof p[0] === 'string' || Array.isArray(p[0]))) p = p[0];
   let promptTokens: number[];
-  if (typeof p === 'string' && p.length > 0) promptTokens = tokenize(p);
+  if (typeof p === 'string' && p.length > 0) promptTokens = completionTokens(p, o, hf);
   else if (isTokenArray(p)) promptTokens = [...p];
   else if (p === undefined || p === null || p === '') throw bad('"prompt" is required', 'prompt');
   else throw bad('"prompt" must be a non-empty string or token-id array (one prompt per request)', 'prompt');
@@ -94,19 +105,42 @@ function contentText(content: unknown, i: number): string {
   throw bad(`messages[${i}].content must be a string or an array of parts`, 'messages');
 }
 
-/** Validate a /v1/chat/completions body. */
-export function parseChatRequest(body: unknown): InferenceRequest {
-  const o = asObject(body);
-  const c = common(o);
-  if (!Array.isArray(o.messages) || o.messages.length === 0) throw bad('"messages" is required', 'messages');
-  const messages: ChatMessage[] = o.messages.map((m: unknown, i: number) => {
+/**
+ * Ids of chat messages. With `hf`: the model's chat template (add_generation_prompt default true,
+ * tools, chat_template_kwargs), encoded without special tokens unless add_special_tokens is set,
+ * as vLLM does; otherwise the stand-in's ChatML rendering.
+ */
+export function chatTokens(messages: unknown[], o: Record<string, unknown>, hf: HfTokenizer | null): number[] {
+  if (hf) {
+    let text: string;
+    try {
+      text = hf.applyChatTemplate(messages as Record<string, unknown>[], {
+        addGenerationPrompt: o.add_generation_prompt !== false,
+        tools: Array.isArray(o.tools) ? o.tools : undefined,
+        kwargs: typeof o.chat_template_kwargs === 'object' && o.chat_template_kwargs !== null
+          ? o.chat_template_kwargs as Record<string, unknown> : undefined,
+      });
+    } catch (e) {
+      throw bad((e as Error).message, 'messages');
+    }
+    return Array.from(hf.encode(text, o.add_special_tokens === true));
+  }
+  const flat: ChatMessage[] = messages.map((m: unknown, i: number) => {
     const r = m as Record<string, unknown>;
     if (typeof r !== 'object' || r === null || typeof r.role !== 'string') {
       throw bad(`messages[${i}] must be an object with a string "role"`, 'messages');
     }
     return { role: r.role, content: contentText(r.content, i) };
   });
-  return { kind: 'chat', ...c, promptTokens: tokenize(renderChat(messages)) };
+  return tokenize(renderChat(flat));
+}
+
+/** Validate a /v1/chat/completions body; `hf` tokenizes when given (else the stand-in). */
+export function parseChatRequest(body: unknown, hf: HfTokenizer | null = null): InferenceRequest {
+  const o = asObject(body);
+  const c = common(o);
+  if (!Array.isArray(o.messages) || o.messages.length === 0) throw bad('"messages" is required', 'messages');
+  return { kind: 'chat', ...c, promptTokens: chatTokens(o.messages, o, hf) };
 }
 
 /** Token accounting as in the OpenAI usage object. */

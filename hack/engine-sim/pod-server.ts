@@ -6,11 +6,14 @@ import { FaultInjector, parseFaultRule } from './faults';
 import { ApiError, delay, parseJson, readBody, sendError, sendJson, sendText } from './http-util';
 import { handleEmbeddings } from './embeddings';
 import { handleInference, type InferenceContext } from './inference';
+import { KvEventsPublisher, type KvEventsSpec } from './kv-events-publisher';
 import type { EngineFlavour } from './metrics';
 import { renderMetrics } from './metrics-render';
 import type { PdPeer } from './pd-peer';
 import { PD_REGISTRY } from './pd-registry';
 import type { EngineProfile } from './profile';
+import type { HfTokenizer } from '../../shared/tokenizer/hf-tokenizer';
+import { handleTokenize } from './tokenize-endpoint';
 
 /**
  * One simulated pod: an Engine behind its own HTTP server on ip:port, serving the vLLM-style API,
@@ -41,6 +44,8 @@ export interface SimPodSpec {
   role?: PodRole;
   /** PD group: the value of the ModelServer's pdGroup.groupKey label; KV moves only within a group. */
   group?: string;
+  /** Publish vLLM KV events on tcp://<ip>:<port> (kv-events-publisher.ts); off when unset. */
+  kvEvents?: KvEventsSpec;
 }
 
 /** Public identity of a running pod (what `engine-sim ready` prints). */
@@ -58,6 +63,8 @@ export interface SimPodInfo {
   /** NIXL engine id (`remote_engine_id` of this pod's prefills). */
   kvEngineId: string;
   loras: string[];
+  /** KV-event addresses, when the pod publishes them. */
+  kvEvents?: { address: string; replayAddress: string | null; topic: string };
 }
 
 /** Paths served, with their methods; other methods get 405, other paths 404. */
@@ -71,6 +78,7 @@ const ROUTES: Record<string, readonly string[]> = {
   '/health': ['GET'],
   '/metrics': ['GET'],
   '/reset_prefix_cache': ['POST'],
+  '/tokenize': ['POST'],
   '/sim/state': ['GET'],
   '/sim/faults': ['GET', 'POST', 'DELETE'],
 };
@@ -93,6 +101,8 @@ export class SimPod implements PdPeer {
   readonly engine: Engine;
   /** Pending fault rules (POST /sim/faults). */
   readonly faults = new FaultInjector();
+  /** KV-event publisher (spec.kvEvents), bound by listen(); null when off. */
+  readonly kvEvents: KvEventsPublisher | null;
   private readonly server: http.Server;
   private readonly createdSec = Math.floor(Date.now() / 1000);
   private readonly ctx: InferenceContext;
@@ -102,6 +112,8 @@ export class SimPod implements PdPeer {
     spec: SimPodSpec,
     readonly profile: EngineProfile,
     readonly timeScale: number,
+    /** Real tokenizer (--tokenizer), or null for the stand-in. */
+    readonly tokenizer: HfTokenizer | null = null,
   ) {
     this.name = spec.name;
     this.namespace = spec.namespace ?? 'default';
@@ -116,7 +128,9 @@ export class SimPod implements PdPeer {
       pod: this.name, namespace: this.namespace, role: this.role, group: this.group, flavour: this.flavour,
       modelName: this.model, loras: spec.loras ?? [], profile, timeScale,
     });
-    this.ctx = { podName: this.name, baseModel: this.model, engine: this.engine, faults: this.faults, pd: this };
+    this.ctx = { podName: this.name, baseModel: this.model, engine: this.engine, faults: this.faults, pd: this, tokenizer };
+    this.kvEvents = spec.kvEvents ? new KvEventsPublisher(spec.ip, spec.kvEvents, profile.blockSize) : null;
+    if (this.kvEvents) this.engine.attachKvEvents(this.kvEvents);
     this.server = http.createServer((req, res) => void this.handle(req, res));
     // Routers keep connections alive; outlive their (usually 60 s) idle timeouts.
     this.server.keepAliveTimeout = 65_000;
@@ -136,6 +150,7 @@ export class SimPod implements PdPeer {
       name: this.name, namespace: this.namespace, ip: this.ip, port: this.port, url: this.url, model: this.model,
       engine: this.flavour, role: this.role, ...(this.group !== null ? { group: this.group } : {}),
       kvEngineId: this.kvEngineId, loras: this.engine.lora.list().map((l) => l.name),
+      ...(this.kvEvents ? { kvEvents: { address: this.kvEvents.address, replayAddress: this.kvEvents.replayAddress, topic: this.kvEvents.topic } } : {}),
     };
   }
 
@@ -148,7 +163,8 @@ export class SimPod implements PdPeer {
         this.server.off('error', onError);
         this.port = (this.server.address() as AddressInfo).port;
         PD_REGISTRY.add(this);
-        resolve();
+        if (!this.kvEvents) return resolve();
+        this.kvEvents.bind().then(resolve, reject);
       });
     });
   }
@@ -157,11 +173,12 @@ export class SimPod implements PdPeer {
   close(): Promise<void> {
     PD_REGISTRY.remove(this);
     this.engine.stop();
-    return new Promise((resolve) => {
+    const kv = this.kvEvents?.close();
+    return new Promise<void>((resolve) => {
       if (!this.server.listening) return resolve();
       this.server.close(() => resolve());
       this.server.closeAllConnections();
-    });
+    }).then(() => kv);
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
@@ -210,6 +227,11 @@ export class SimPod implements PdPeer {
         return;
       case 'GET /metrics':
         return sendText(res, 200, renderMetrics(this.engine.stats, this.engine.snapshot()), 'text/plain; version=0.0.4; charset=utf-8');
+      case 'POST /tokenize':
+        return handleTokenize(res, {
+          baseModel: this.model, maxModelLen: this.profile.maxModelLen, tokenizer: this.tokenizer,
+          isKnownModel: (m) => m === this.model || this.engine.lora.isRegistered(m),
+        }, body);
       case 'POST /reset_prefix_cache':
         this.engine.kv.resetPrefixCache();
         return sendText(res, 200, '');

@@ -1,5 +1,6 @@
 import { SimPod, type SimPodSpec } from './pod-server';
 import { resolveProfile, type EngineProfile } from './profile';
+import { loadHfTokenizer } from '../../shared/tokenizer/hf-tokenizer';
 
 export { SimPod, type SimPodSpec, type SimPodInfo } from './pod-server';
 export { DEFAULT_PROFILE, type EngineProfile } from './profile';
@@ -18,6 +19,11 @@ export interface SimOptions {
   timeScale?: number;
   /** Overrides of the engine profile shared by every pod. */
   profile?: Partial<EngineProfile>;
+  /**
+   * A Hugging Face tokenizer.json (or a directory with it and tokenizer_config.json): prompts and
+   * chat messages are tokenized as vLLM would with it. Default: the stand-in tokenizer.
+   */
+  tokenizer?: string;
 }
 
 /** Running simulator. */
@@ -46,6 +52,13 @@ function validateSpec(spec: SimPodSpec, i: number): void {
     throw new Error(`${where}: group must be a non-empty string (the pdGroup.groupKey label value)`);
   }
   if (spec.loras?.includes(spec.model)) throw new Error(`${where}: a LoRA adapter cannot share the base model's name`);
+  const kv = spec.kvEvents;
+  if (kv !== undefined) {
+    const bad = (p: unknown): boolean => !Number.isInteger(p) || (p as number) < 0 || (p as number) > 65535;
+    if (bad(kv.port)) throw new Error(`${where}: bad kvEvents.port ${kv.port}`);
+    if (kv.replayPort !== undefined && bad(kv.replayPort)) throw new Error(`${where}: bad kvEvents.replayPort ${kv.replayPort}`);
+    if (kv.topic !== undefined && typeof kv.topic !== 'string') throw new Error(`${where}: kvEvents.topic must be a string`);
+  }
 }
 
 /**
@@ -67,7 +80,9 @@ export async function startEngineSim(opts: SimOptions): Promise<EngineSimHandle>
     seen.add(key);
   }
 
-  const pods = opts.pods.map((spec) => new SimPod(spec, profile, timeScale));
+  // Loaded once, shared by every pod (one chunk cache).
+  const tokenizer = opts.tokenizer ? await loadHfTokenizer(opts.tokenizer) : null;
+  const pods = opts.pods.map((spec) => new SimPod(spec, profile, timeScale, tokenizer));
   const close = async (): Promise<void> => {
     await Promise.all(pods.map((p) => p.close()));
   };

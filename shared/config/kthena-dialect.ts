@@ -39,7 +39,9 @@ interface KthenaArgs {
  * prefix-cache uses blockSizeToHash 64, maxBlocksToMatch 128 and one LRU of maxHashCacheSize 50000
  * hashes shared by all pods, where the catalog's (endpoint picker) defaults are 256 blocks and a
  * per-endpoint LRU. `topKMatches` (5) limits how many matching pods Kthena scores; Sluice scores
- * every candidate, so it has nothing to set.
+ * every candidate, so it has nothing to set. kvcache-aware matches maxBlocksToMatch 128 blocks of
+ * blockSizeToHash tokens, looked up in a Redis index; Sluice keeps maxBlocksToMatch and reads the block size from
+ * the engines' events (docs/kv-cache-aware.md).
  */
 const KTHENA_ARGS: Readonly<Record<string, KthenaArgs>> = {
   'least-request': { names: { maxWaitingRequests: 'maxWaitingRequests' }, ignored: {}, defaults: { maxWaitingRequests: 10 } },
@@ -48,6 +50,11 @@ const KTHENA_ARGS: Readonly<Record<string, KthenaArgs>> = {
     names: { blockSizeToHash: 'hashBlockSize', maxBlocksToMatch: 'maxPrefixBlocksToMatch', maxHashCacheSize: 'maxHashCacheSize' },
     ignored: { topKMatches: 'Sluice scores every matching endpoint, not only the top K' },
     defaults: { hashBlockSize: 64, maxPrefixBlocksToMatch: 128, maxHashCacheSize: 50000 },
+  },
+  'precise-prefix-cache-scorer': {
+    names: { maxBlocksToMatch: 'maxPrefixBlocksToMatch', fallback: 'fallback', approximateHashBlockSize: 'approximateHashBlockSize', approximateLruCapacityPerServer: 'approximateLruCapacityPerServer' },
+    ignored: { blockSizeToHash: 'Sluice hashes blocks of the size each engine reports in its KV events, which is the size its cache really uses' },
+    defaults: { maxPrefixBlocksToMatch: 128 },
   },
 };
 

@@ -60,6 +60,16 @@ export const PLUGIN_TYPES: readonly PluginType[] = [
     }, { additionalProperties: false }),
   },
   {
+    type: 'precise-prefix-cache-scorer', aliases: ['kvcache-aware'], roles: ['scorer'],
+    summary: 'scores the share of the prompt\'s leading token blocks an engine reports holding in its KV cache (vLLM KV events); endpoints without live events are scored by the approximate prefix index',
+    parameters: Type.Object({
+      maxPrefixBlocksToMatch: int('Leading token blocks considered at most (block size is the engine\'s, from its events).', 256, 1),
+      fallback: Type.Union([Type.Literal('approximate'), Type.Literal('none')], { default: 'approximate', description: 'How to score an endpoint whose events are not live (never published, or a gap that could not be replayed): approximate = the prefix-cache-scorer\'s index of where requests went; none = 0.' }),
+      approximateHashBlockSize: int('Fallback: characters per hashed prompt block (as prefix-cache-scorer\'s hashBlockSize).', 64, 1),
+      approximateLruCapacityPerServer: int('Fallback: block hashes remembered per endpoint.', 31250, 1),
+    }, { additionalProperties: false }),
+  },
+  {
     type: 'lora-affinity-scorer', aliases: ['lora-affinity'], roles: ['filter', 'scorer'],
     summary: 'adapter loaded: 1; free adapter slot: 0.5 (0.4 when queued adapters wait); otherwise 0. As a filter keeps the best tier',
     parameters: none,

@@ -14,6 +14,7 @@ import { parseDuration } from '../util/duration';
 import type { Issue } from '../api/validate';
 import { describeQueue, parseQueueAnnotations } from '../config/queue-annotations';
 import { parseLoraAnnotations } from '../config/lora-annotations';
+import { compileKvEvents } from './compile-kv-events';
 import { resolveSchedulers, type SchedulerIssue } from './compile-scheduler';
 import { compilePool } from './compile-pool';
 import { statusKey, type CompiledCondition, type CompiledStatus } from './conditions';
@@ -240,6 +241,11 @@ function compileRoute(route: ModelRoute, servers: Map<string, SnapshotServer>, o
   return { compiled, status: { conditions: [accepted, resolved] } };
 }
 
+/** `c` with `observedGeneration` set when the object has a generation. */
+function withGeneration(c: CompiledCondition, generation: number | undefined): CompiledCondition {
+  return generation === undefined ? c : { ...c, observedGeneration: generation };
+}
+
 /** Compiles validated objects into a snapshot and a status for every ModelRoute and ModelServer. */
 export function compileSnapshot(objects: ObjectSet, config: CompileConfig): CompileResult {
   const statuses = new Map<string, CompiledStatus>();
@@ -250,6 +256,8 @@ export function compileSnapshot(objects: ObjectSet, config: CompileConfig): Comp
   for (const s of sortedServers) {
     const { compiled, status } = compileServer(s, podIndex, sched.byServer.get(keyOf(s))!);
     status.conditions.push(sched.conditions.get(keyOf(s))!);
+    const kv = compileKvEvents(compiled, s.metadata.annotations ?? {}, sched.configs[compiled.scheduler]);
+    if (kv) status.conditions.push(withGeneration(kv, s.metadata.generation));
     servers.set(compiled.key, compiled);
     statuses.set(statusKey('ModelServer', ns(s), s.metadata.name), status);
   }
@@ -264,6 +272,8 @@ export function compileSnapshot(objects: ObjectSet, config: CompileConfig): Comp
     }
     servers.set(c.compiled.key, c.compiled);
     schedulerConfigs[c.compiled.scheduler] = c.config;
+    const kv = compileKvEvents(c.compiled, pool.metadata.annotations ?? {}, c.config);
+    if (kv) c.status.conditions.push(withGeneration(kv, pool.metadata.generation));
     schedulerIssues.push(...c.issues);
     statuses.set(key, c.status);
   }

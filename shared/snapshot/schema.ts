@@ -88,6 +88,17 @@ export const SnapshotServer = Type.Object({
   queue: Type.Optional(QueueConfig),
   /** Load missing LoRA adapters on the chosen endpoint; absent when not enabled. */
   loraLoad: Type.Optional(Type.Object({ pathTemplate: Type.String({ minLength: 1 }) }, { additionalProperties: false })),
+  /** Engine KV-event publishers (vLLM ZeroMQ), one per pod at this port; absent when not configured. */
+  kvEvents: Type.Optional(Type.Object({
+    port: Type.Integer({ minimum: 1, maximum: 65535 }),
+    replayPort: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
+    topic: Type.String({ maxLength: 256 }),
+  }, { additionalProperties: false })),
+  /** How requests are tokenized for precise prefix scoring; absent when no scorer needs tokens. */
+  tokenizer: Type.Optional(Type.Union([
+    Type.Object({ kind: Type.Literal('engine') }, { additionalProperties: false }),
+    Type.Object({ kind: Type.Literal('file'), path: Type.String({ minLength: 2, maxLength: 4096, pattern: '^/' }) }, { additionalProperties: false }),
+  ])),
   endpoints: Type.Array(SnapshotEndpoint),
 }, { additionalProperties: false });
 

@@ -7,7 +7,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { DirectorySource } from '../../operator/sources/directory-source';
-import { simPodsFor } from '../../hack/sim-pods';
+import { simPodsFor, simTokenizerFor } from '../../hack/sim-pods';
 import { startNode, tempDir, waitFor, type Proc, ROOT } from './processes';
 
 /** Handles to a running local Sluice. */
@@ -62,9 +62,10 @@ export async function startLocalSluice(opts: LocalOptions): Promise<LocalSluice>
   const dir = join(tmp.dir, 'objects');
   mkdirSync(dir);
   for (const [name, text] of Object.entries(opts.files)) writeFileSync(join(dir, name), text);
-  const pods = simPodsFor(new DirectorySource(dir).load().objects);
+  const objects = new DirectorySource(dir).load().objects;
+  const pods = simPodsFor(objects);
   const simConfig = join(tmp.dir, 'sim.json');
-  writeFileSync(simConfig, JSON.stringify({ pods, timeScale: opts.timeScale ?? 50 }));
+  writeFileSync(simConfig, JSON.stringify({ pods, timeScale: opts.timeScale ?? 50, tokenizer: simTokenizerFor(objects) }));
   const { proc: sim } = await startNode('hack/engine-sim/main.js', ['--config', simConfig], /engine-sim ready/);
   const token = 'test-token';
   const dataplanes: Proc[] = [];
