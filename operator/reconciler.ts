@@ -33,7 +33,11 @@ export class Reconciler {
   private readonly publisher: Publisher;
   private readonly log: Logger;
 
-  constructor(publisher: Publisher, log: Logger, initial: { version: number; hash: string | null } = { version: 0, hash: null }) {
+  private readonly routerConfigNamespace: string;
+
+  /** `routerConfigNamespace`: the only namespace whose router ConfigMap applies router-wide. */
+  constructor(publisher: Publisher, log: Logger, routerConfigNamespace: string, initial: { version: number; hash: string | null } = { version: 0, hash: null }) {
+    this.routerConfigNamespace = routerConfigNamespace;
     this.publisher = publisher;
     this.log = log;
     this.version = initial.version;
@@ -43,7 +47,7 @@ export class Reconciler {
   /** Compiles `objects`; publishes a new version when the content changed. */
   reconcile(objects: ObjectSet, now: Date = new Date()): ReconcileResult {
     const t0 = process.hrtime.bigint();
-    const result = compileSnapshot(objects, { version: this.version + 1, generatedAt: now.toISOString(), lastGoodSchedulers: this.lastGoodSchedulers, lastGoodPolicy: this.lastGoodPolicy });
+    const result = compileSnapshot(objects, { version: this.version + 1, generatedAt: now.toISOString(), routerConfigNamespace: this.routerConfigNamespace, lastGoodSchedulers: this.lastGoodSchedulers, lastGoodPolicy: this.lastGoodPolicy });
     const compileMs = Number(process.hrtime.bigint() - t0) / 1e6;
     this.lastGoodSchedulers = { ...this.lastGoodSchedulers, ...result.snapshot.schedulers };
     const { auth, identity, fairness } = result.snapshot;
