@@ -21,7 +21,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync, statSync, watch, type FSWatcher, type Stats } from 'node:fs';
 import { basename, dirname } from 'node:path';
-import yaml from 'js-yaml';
+import { loadBounded, YamlError } from '../../shared/util/bounded-yaml';
 import type { Issue } from '../../shared/api/validate';
 import type { Identity } from '../../shared/config/router-policy';
 import { SluiceError } from '../../shared/errors/codes';
@@ -154,13 +154,12 @@ function parseEntry(raw: unknown, path: string, issues: Issue[]): ApiKeyRecord |
 export function parseApiKeyFile(text: string): ApiKeyParse {
   let doc: unknown;
   try {
-    doc = yaml.load(text);
+    doc = loadBounded(text);
   } catch (err) {
-    // js-yaml's message quotes the offending lines; give the position and the reason only.
-    const e = err as { reason?: string; mark?: { line: number; column: number } };
-    const where = e.mark ? ` at line ${e.mark.line + 1}, column ${e.mark.column + 1}` : '';
-    const reason = (e.reason ?? 'unreadable').replace(/!<[^>]*>/g, '!<tag not shown>');
-    return { ok: false, issues: [{ path: '', message: `not valid YAML or JSON${where}: ${reason}` }] };
+    if (!(err instanceof YamlError)) throw err;
+    // Position and reason only, never the quoted text: tags and alias names may hold a key.
+    const reason = err.message.replace(/^not valid YAML/, 'not valid YAML or JSON').replace(/!<[^>]*>/g, '!<tag not shown>').replace(/"[^"]*"/g, '"…"');
+    return { ok: false, issues: [{ path: '', message: reason }] };
   }
   if (!isRecord(doc)) {
     return { ok: false, issues: [{ path: '', message: `must be a mapping with a keys list (got ${describe(doc)})` }] };
