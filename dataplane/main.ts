@@ -17,6 +17,7 @@ import { DataplaneMetrics } from './server/metrics';
 import { Governance } from './server/governance';
 import { LoraLoader } from './proxy/lora-loader';
 import { createTrafficServer } from './server/traffic-server';
+import { ConnectionDrainer } from './server/drain';
 import { parseDataplaneSettings, type DataplaneSettings } from './settings';
 
 /** Longest a shutdown waits for requests in flight (Kubernetes' default grace period is 30 s). */
@@ -74,6 +75,7 @@ export async function startDataplane(settings: DataplaneSettings): Promise<Datap
   governance = new Governance({ store, metrics, log });
   const traffic = createTrafficServer({ settings, store, metrics, log, governance, loraLoader: new LoraLoader((result) => metrics.loraLoads.labels(result).inc()) });
   const admin = createAdminApp({ pushToken: settings.pushToken, store, registry, metrics, log, schedulerEnv, governance });
+  const drainer = new ConnectionDrainer(traffic);
   const trafficPort = await listen(traffic, settings.listen.host, settings.listen.port);
   scraper.start();
   const adminHttp = createServer(admin);
@@ -84,19 +86,21 @@ export async function startDataplane(settings: DataplaneSettings): Promise<Datap
     trafficPort,
     adminPort,
     async close() {
-      await scraper.stop();
-      await governance!.close();
-      // Stop accepting, let requests in flight finish, but not for ever: a client that keeps a
-      // connection busy must not hold the pod past its termination grace period.
+      // Stop taking work first: answers in flight finish (each closing its connection), idle
+      // keep-alive connections close at once. Not for ever, though: a client that keeps a
+      // stream open must not hold the pod past its termination grace period.
       const closed = Promise.all([
-        new Promise((r) => traffic.close(r)),
+        drainer.drain(),
         new Promise((r) => adminHttp.close(r)),
       ]);
+      adminHttp.closeIdleConnections();
       let drainTimer: NodeJS.Timeout | undefined;
       await Promise.race([closed, new Promise((r) => { drainTimer = setTimeout(r, DRAIN_TIMEOUT_MS); })]);
       clearTimeout(drainTimer);
       traffic.closeAllConnections();
       adminHttp.closeAllConnections();
+      await scraper.stop();
+      await governance!.close();
       await registry.close();
       await schedulerEnv.close();
     },

@@ -17,6 +17,16 @@ export interface DataplaneSettings {
   readonly snapshotFile: string | null;
   /** Largest request body accepted, in bytes. */
   readonly maxBodyBytes: number;
+  /** Request-body bytes held by all requests at once; more gets 503 SLUICE_OVERLOADED. */
+  readonly maxInflightBodyBytes: number;
+  /** Longest a request body may take to arrive, ms; then 408 SLUICE_REQUEST_TIMEOUT. */
+  readonly requestBodyTimeoutMs: number;
+  /** Longest the request headers may take to arrive, ms (Node's headersTimeout). */
+  readonly headersTimeoutMs: number;
+  /** An idle keep-alive client connection is closed after this long, ms. */
+  readonly keepAliveTimeoutMs: number;
+  /** Deepest nesting of objects and arrays accepted in a request body. */
+  readonly maxJsonDepth: number;
   /** Upstream connect timeout in ms. */
   readonly connectTimeoutMs: number;
   /** Keep-alive connections per endpoint. */
@@ -40,6 +50,11 @@ const FLAGS = {
   'push-token-file': '',
   'snapshot-file': '',
   'max-body-bytes': String(8 * 1024 * 1024),
+  'max-inflight-body-bytes': String(128 * 1024 * 1024),
+  'request-body-timeout-ms': '30000',
+  'headers-timeout-ms': '15000',
+  'keep-alive-timeout-ms': '65000',
+  'max-json-depth': '64',
   'connect-timeout-ms': '2000',
   'connections-per-endpoint': '64',
   'log-level': 'info',
@@ -105,6 +120,11 @@ export function parseDataplaneSettings(argv: readonly string[], env: NodeJS.Proc
     pushToken,
     snapshotFile: values['snapshot-file'] || null,
     maxBodyBytes: attempt(() => positiveInt('max-body-bytes', values['max-body-bytes']!)) ?? 0,
+    maxInflightBodyBytes: attempt(() => positiveInt('max-inflight-body-bytes', values['max-inflight-body-bytes']!)) ?? 0,
+    requestBodyTimeoutMs: attempt(() => positiveInt('request-body-timeout-ms', values['request-body-timeout-ms']!)) ?? 0,
+    headersTimeoutMs: attempt(() => positiveInt('headers-timeout-ms', values['headers-timeout-ms']!)) ?? 0,
+    keepAliveTimeoutMs: attempt(() => positiveInt('keep-alive-timeout-ms', values['keep-alive-timeout-ms']!)) ?? 0,
+    maxJsonDepth: attempt(() => positiveInt('max-json-depth', values['max-json-depth']!)) ?? 0,
     connectTimeoutMs: attempt(() => positiveInt('connect-timeout-ms', values['connect-timeout-ms']!)) ?? 0,
     connectionsPerEndpoint: attempt(() => positiveInt('connections-per-endpoint', values['connections-per-endpoint']!)) ?? 0,
     logLevel: values['log-level']!,
@@ -117,6 +137,9 @@ export function parseDataplaneSettings(argv: readonly string[], env: NodeJS.Proc
     },
     kvBlocksPerPod: attempt(() => positiveInt('kv-blocks-per-pod', values['kv-blocks-per-pod']!)) ?? 0,
   };
+  if (settings.maxInflightBodyBytes && settings.maxBodyBytes && settings.maxInflightBodyBytes < settings.maxBodyBytes) {
+    errors.push(`--max-inflight-body-bytes (${settings.maxInflightBodyBytes}) is below --max-body-bytes (${settings.maxBodyBytes}): a largest allowed body could never be read`);
+  }
   if (errors.length) throw new Error(`invalid data-plane settings:\n  ${errors.join('\n  ')}`);
   return Object.freeze(settings);
 }

@@ -69,7 +69,7 @@ export function startDirectoryOperator(settings: OperatorSettings, log: Logger =
     onStale: (v) => reconciler?.renumberAbove(v),
     onProgress: emitStatus,
   });
-  reconciler = new Reconciler(publisher, log, previous(settings.snapshotOut, log));
+  reconciler = new Reconciler(publisher, log, settings.routerConfigNamespace, previous(settings.snapshotOut, log));
   const source = new DirectorySource(settings.watchDir!);
   const reload = () => {
     const { objects, issues } = source.load();
@@ -113,9 +113,9 @@ if (require.main === module) {
     const k = settings.kube;
     const log = createLogger('operator', settings.logLevel);
     let op: KubeOperator | null = null;
-    const begin = () => startKubeOperator({ ...k, pushToken: settings.pushToken, debounceMs: settings.debounceMs, log }).then((started) => {
+    const begin = () => startKubeOperator({ ...k, routerConfigNamespace: settings.routerConfigNamespace, pushToken: settings.pushToken, debounceMs: settings.debounceMs, log }).then((started) => {
       op = started;
-      log.info({ namespace: k.namespace, dataplanes: k.dataplaneSelector }, 'operator watching the Kubernetes API');
+      log.info({ namespace: k.namespace, routerConfigNamespace: settings.routerConfigNamespace, dataplanes: k.dataplaneSelector }, 'operator watching the Kubernetes API');
     }, (err: Error) => {
       log.error({ err: err.message }, 'operator failed to start');
       process.exit(1);

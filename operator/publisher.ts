@@ -2,7 +2,9 @@
  * Publishes snapshots: writes the durable copy (a file here; a ConfigMap on Kubernetes) and
  * pushes to every data-plane admin URL with `PUT /v1/snapshot`. Each target converges on its own:
  * a failed push is retried with capped exponential backoff until it succeeds or a newer snapshot
- * replaces it. A target that reports a newer serving version (409) tells the owner to renumber.
+ * replaces it. A target that reports a newer serving version (409) tells the owner to renumber;
+ * a second 409 in a row backs off like any failure, so a target that refuses every number (or
+ * one the owner will not renumber above) costs a push every few seconds, not thousands a second.
  */
 import { renameSync, writeFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
@@ -98,6 +100,7 @@ export class Publisher {
 
   private async converge(state: TargetState): Promise<void> {
     let backoff = BACKOFF_MIN_MS;
+    let staleInARow = 0;
     while (!this.closed && this.latest && state.appliedHash !== this.latest.snapshot.hash && this.states.includes(state)) {
       const { snapshot, body, gzip } = this.latest;
       try {
@@ -111,6 +114,7 @@ export class Publisher {
           state.appliedHash = snapshot.hash;
           state.lastError = null;
           backoff = BACKOFF_MIN_MS;
+          staleInARow = 0;
           this.opts.log.info({ target: state.url, version: snapshot.version }, 'snapshot pushed');
           this.opts.onProgress?.(this.states);
           continue;
@@ -119,9 +123,10 @@ export class Publisher {
         state.lastError = `${res.statusCode}: ${parsed?.error?.message ?? text.slice(0, 300)}`;
         if (res.statusCode === 409 && typeof parsed?.error?.servingVersion === 'number') {
           this.opts.onStale(parsed.error.servingVersion);
-          continue;
+          // The first 409 is the usual restart case: renumbered, retry at once.
+          if (staleInARow++ === 0) continue;
         }
-        this.opts.log.warn({ target: state.url, error: state.lastError }, 'snapshot push refused');
+        this.opts.log.warn({ target: state.url, error: state.lastError, retryInMs: backoff }, 'snapshot push refused');
       } catch (err) {
         state.lastError = (err as Error).message;
         this.opts.log.warn({ target: state.url, error: state.lastError, retryInMs: backoff }, 'snapshot push failed');

@@ -9,7 +9,7 @@ import type { SchedulerIssue } from '../shared/snapshot/compile-scheduler';
 import type { CompiledStatus } from '../shared/snapshot/conditions';
 import type { RouterPolicy } from '../shared/config/router-policy-parse';
 import type { SchedulerConfig } from '../shared/config/scheduler-config';
-import type { RoutingSnapshot } from '../shared/snapshot/schema';
+import { MAX_SNAPSHOT_VERSION, type RoutingSnapshot } from '../shared/snapshot/schema';
 import type { Publisher } from './publisher';
 
 /** The outcome of one reconcile. */
@@ -33,17 +33,25 @@ export class Reconciler {
   private readonly publisher: Publisher;
   private readonly log: Logger;
 
-  constructor(publisher: Publisher, log: Logger, initial: { version: number; hash: string | null } = { version: 0, hash: null }) {
+  private readonly routerConfigNamespace: string;
+
+  /** `routerConfigNamespace`: the only namespace whose router ConfigMap applies router-wide. */
+  constructor(publisher: Publisher, log: Logger, routerConfigNamespace: string, initial: { version: number; hash: string | null } = { version: 0, hash: null }) {
+    this.routerConfigNamespace = routerConfigNamespace;
     this.publisher = publisher;
     this.log = log;
-    this.version = initial.version;
-    this.lastHash = initial.hash;
+    // A durable copy numbered where no next number exists (edited, or written by something else)
+    // would stall every publish; start again from 1 instead.
+    const usable = Number.isSafeInteger(initial.version) && initial.version >= 0 && initial.version < MAX_SNAPSHOT_VERSION;
+    if (!usable) log.warn({ version: initial.version }, 'previous snapshot version is not a usable number; numbering from 1');
+    this.version = usable ? initial.version : 0;
+    this.lastHash = usable ? initial.hash : null;
   }
 
   /** Compiles `objects`; publishes a new version when the content changed. */
   reconcile(objects: ObjectSet, now: Date = new Date()): ReconcileResult {
     const t0 = process.hrtime.bigint();
-    const result = compileSnapshot(objects, { version: this.version + 1, generatedAt: now.toISOString(), lastGoodSchedulers: this.lastGoodSchedulers, lastGoodPolicy: this.lastGoodPolicy });
+    const result = compileSnapshot(objects, { version: this.version + 1, generatedAt: now.toISOString(), routerConfigNamespace: this.routerConfigNamespace, lastGoodSchedulers: this.lastGoodSchedulers, lastGoodPolicy: this.lastGoodPolicy });
     const compileMs = Number(process.hrtime.bigint() - t0) / 1e6;
     this.lastGoodSchedulers = { ...this.lastGoodSchedulers, ...result.snapshot.schedulers };
     const { auth, identity, fairness } = result.snapshot;
@@ -70,9 +78,17 @@ export class Reconciler {
     return this.last;
   }
 
-  /** A data plane serves `servingVersion` already: republish the same content numbered above it. */
+  /**
+   * A data plane serves `servingVersion` already: republish the same content numbered above it.
+   * A version with no safe integer above it is refused (the data plane could only have it from
+   * something other than this operator): renumbering there would loop for ever.
+   */
   renumberAbove(servingVersion: number): void {
     if (!this.last || servingVersion < this.version) return;
+    if (!Number.isSafeInteger(servingVersion) || servingVersion >= MAX_SNAPSHOT_VERSION) {
+      this.log.error({ servingVersion, version: this.version }, `a data plane reports serving snapshot version ${servingVersion}, which has no safe integer above it (the limit is ${MAX_SNAPSHOT_VERSION}); not renumbering. Restart that data plane without its snapshot file so it takes the operator's snapshot`);
+      return;
+    }
     this.version = servingVersion + 1;
     this.last = { ...this.last, version: this.version };
     this.log.info({ version: this.version }, 'renumbered snapshot above the version a data plane serves');

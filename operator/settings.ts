@@ -2,7 +2,24 @@
  * Operator process settings, parsed once into a frozen object. Flags have environment twins
  * (`--watch-dir` ↔ `SLUICE_WATCH_DIR`); flags win; every bad flag is reported at once.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+
+/** Where Kubernetes mounts the namespace of the pod's service account. */
+const SERVICE_ACCOUNT_NAMESPACE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
+
+/**
+ * The operator's own namespace: SLUICE_NAMESPACE, else the mounted service account's, else
+ * `sluice-system` (the base manifests' namespace).
+ */
+function ownNamespace(env: NodeJS.ProcessEnv): string {
+  if (env.SLUICE_NAMESPACE) return env.SLUICE_NAMESPACE;
+  try {
+    if (existsSync(SERVICE_ACCOUNT_NAMESPACE)) return readFileSync(SERVICE_ACCOUNT_NAMESPACE, 'utf8').trim() || 'sluice-system';
+  } catch {
+    // Unreadable: fall through to the default, which the manifests use.
+  }
+  return 'sluice-system';
+}
 
 /** Operator settings. */
 export interface OperatorSettings {
@@ -20,6 +37,12 @@ export interface OperatorSettings {
     leaderElect: boolean;
     leaseDurationSeconds: number;
   };
+  /**
+   * The only namespace whose `sluice-router-config` / `kthena-router-config` applies router-wide
+   * (scheduler, auth, identity, fairness). Kubernetes mode: the operator's namespace; directory
+   * source: `default`, where objects without a namespace land.
+   */
+  readonly routerConfigNamespace: string;
   /** Where the compiled snapshot is written (the durable copy data planes read at start). */
   readonly snapshotOut: string | null;
   /** Where object status conditions are written as JSON, for a human or a test to read. */
@@ -44,7 +67,8 @@ export function parseOperatorSettings(argv: readonly string[], env: NodeJS.Proce
     'debounce-ms': env.SLUICE_DEBOUNCE_MS ?? '100',
     'log-level': env.SLUICE_LOG_LEVEL ?? 'info',
     kubeconfig: env.SLUICE_KUBECONFIG,
-    namespace: env.SLUICE_NAMESPACE ?? 'sluice-system',
+    namespace: ownNamespace(env),
+    'router-config-namespace': env.SLUICE_ROUTER_CONFIG_NAMESPACE,
     'dataplane-selector': env.SLUICE_DATAPLANE_SELECTOR ?? 'app.kubernetes.io/name=sluice-dataplane',
     'dataplane-admin-port': env.SLUICE_DATAPLANE_ADMIN_PORT ?? '8081',
     'snapshot-configmap': env.SLUICE_SNAPSHOT_CONFIGMAP ?? 'sluice-snapshot',
@@ -62,7 +86,7 @@ export function parseOperatorSettings(argv: readonly string[], env: NodeJS.Proce
     const m = /^--([a-z-]+)(?:=(.*))?$/.exec(argv[i]!);
     const name = m?.[1];
     if (!m || !name || !(name in single || name === 'push-url')) {
-      errors.push(`unknown argument ${JSON.stringify(argv[i])}; known: --watch-dir, --snapshot-out, --status-out, --push-url (repeatable), --push-token, --push-token-file, --debounce-ms, --log-level; Kubernetes mode: --kube, --kubeconfig, --namespace, --dataplane-selector, --dataplane-admin-port, --snapshot-configmap, --leader-elect, --lease-duration-seconds`);
+      errors.push(`unknown argument ${JSON.stringify(argv[i])}; known: --watch-dir, --snapshot-out, --status-out, --push-url (repeatable), --push-token, --push-token-file, --debounce-ms, --log-level, --router-config-namespace; Kubernetes mode: --kube, --kubeconfig, --namespace, --dataplane-selector, --dataplane-admin-port, --snapshot-configmap, --leader-elect, --lease-duration-seconds`);
       continue;
     }
     const value = m[2] ?? argv[++i];
@@ -97,6 +121,7 @@ export function parseOperatorSettings(argv: readonly string[], env: NodeJS.Proce
       leaderElect: single['leader-elect'] !== 'false',
       leaseDurationSeconds: Math.max(2, Number(single['lease-duration-seconds']) || 15),
     } : null,
+    routerConfigNamespace: single['router-config-namespace'] ?? (kube ? single.namespace! : 'default'),
     snapshotOut: single['snapshot-out'] ?? null,
     statusOut: single['status-out'] ?? null,
     pushUrls: Object.freeze(pushUrls),

@@ -92,7 +92,7 @@ extra: 1
       'extra: unknown field',
       'keys[0].sha256: must be 64 hex characters, the output of printf %s "$KEY" | sha256sum',
       'keys[1].key: must be at least 16 characters',
-      'keys[1].id: team-a is already the id of keys[0]',
+      'keys[1].id: the same id as keys[0]',
       'keys[2].sha265: unknown field',
       'keys[2].id: must be a non-empty string naming who uses the key',
       'keys[2]: needs sha256',
@@ -103,6 +103,36 @@ extra: 1
     ]);
     const all = formatIssues(r.issues);
     for (const secret of [KEY_A, KEY_B, 'short', 'sk with spaces']) expect(all).not.toContain(secret);
+  });
+
+  // Hardening defect 4: a key in the wrong place of a wrongly shaped file was echoed into the
+  // error log line and the unauthenticated /debug/config_dump/auth.
+  it.each([
+    ['a list of bare keys', `keys:\n- ${KEY_A}\n`],
+    ['keys as one string', `keys: ${KEY_A}\n`],
+    ['a mapping of key to id', `${KEY_A}: team-a\n`],
+    ['a key as a field name of an entry', `keys:\n- id: a\n  ${KEY_A}: x\n`],
+    ['a key in the id and tier fields', `keys:\n- id: [${KEY_A}]\n  tier: {${KEY_A}: 1}\n`],
+    ['a duplicate id that is a key', `keys:\n- id: ${KEY_A}\n  key: ${KEY_B}\n- id: ${KEY_A}\n  key: ${KEY_C}\n`],
+    ['a YAML error on the key\'s line', `keys:\n- id: a\n  key: "${KEY_A}\n`],
+    ['an unknown tag naming the key', `keys: !<${KEY_A}> x\n`],
+    ['a bare string document', `${KEY_A}\n`],
+  ])('never echoes a key from %s, in the issues, the log or the debug status', (_name, text) => {
+    const r = parseApiKeyFile(text);
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(formatIssues(r.issues)).not.toContain(KEY_A);
+    const file = join(dir, 'keys.yaml');
+    writeFileSync(file, text);
+    const { store, lines } = open(file, { pollIntervalMs: 60_000 });
+    expect(store.status().lastError).toBeTruthy();
+    expect(JSON.stringify(store.status())).not.toContain(KEY_A);
+    expect(lines.length).toBeGreaterThan(0);
+    expect(JSON.stringify(lines)).not.toContain(KEY_A);
+  });
+
+  it('names the line of a YAML error', () => {
+    const r = parseApiKeyFile('keys:\n- id: a\n  key: "unterminated\n');
+    expect(!r.ok && formatIssues(r.issues)).toMatch(/^not valid YAML or JSON at line \d+, column \d+: /);
   });
 
   it.each([

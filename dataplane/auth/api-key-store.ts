@@ -21,7 +21,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync, statSync, watch, type FSWatcher, type Stats } from 'node:fs';
 import { basename, dirname } from 'node:path';
-import yaml from 'js-yaml';
+import { loadBounded, YamlError } from '../../shared/util/bounded-yaml';
 import type { Issue } from '../../shared/api/validate';
 import type { Identity } from '../../shared/config/router-policy';
 import { SluiceError } from '../../shared/errors/codes';
@@ -81,11 +81,25 @@ export function digestKey(key: string): Buffer {
   return createHash('sha256').update(key, 'utf8').digest();
 }
 
+/**
+ * The shape of a value, never the value: a key file is a secret, and a key pasted into the wrong
+ * place (a list item, an id, a field name) would otherwise reach the log and the unauthenticated
+ * debug endpoint.
+ */
 function describe(v: unknown): string {
   if (v === undefined) return 'nothing';
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'a list';
-  return typeof v === 'object' ? 'a mapping' : `${typeof v} ${JSON.stringify(v)}`;
+  if (typeof v === 'string') return `a string of ${v.length} characters`;
+  return typeof v === 'object' ? 'a mapping' : `a ${typeof v}`;
+}
+
+/**
+ * A field name safe to show: short enough that it cannot be a key (keys have at least
+ * MIN_KEY_LENGTH characters) and shaped like a field name. Anything else is shown by position.
+ */
+function fieldName(name: string, index: number): string {
+  return /^[A-Za-z][A-Za-z0-9_]{0,11}$/.test(name) ? name : `<field ${index + 1}, ${name.length} characters, not shown>`;
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {
@@ -99,9 +113,9 @@ function parseEntry(raw: unknown, path: string, issues: Issue[]): ApiKeyRecord |
     return null;
   }
   const before = issues.length;
-  for (const field of Object.keys(raw).filter((f) => !ENTRY_FIELDS.includes(f))) {
-    issues.push({ path: `${path}.${field}`, message: `unknown field (allowed: ${ENTRY_FIELDS.join(', ')})` });
-  }
+  Object.keys(raw).forEach((field, i) => {
+    if (!ENTRY_FIELDS.includes(field)) issues.push({ path: `${path}.${fieldName(field, i)}`, message: `unknown field (allowed: ${ENTRY_FIELDS.join(', ')})` });
+  });
   const { id, tier, sha256, key } = raw;
   if (typeof id !== 'string' || id.trim() === '') {
     issues.push({ path: `${path}.id`, message: `must be a non-empty string naming who uses the key (got ${describe(id)}); quote numbers` });
@@ -140,17 +154,20 @@ function parseEntry(raw: unknown, path: string, issues: Issue[]): ApiKeyRecord |
 export function parseApiKeyFile(text: string): ApiKeyParse {
   let doc: unknown;
   try {
-    doc = yaml.load(text);
+    doc = loadBounded(text);
   } catch (err) {
-    return { ok: false, issues: [{ path: '', message: `not valid YAML or JSON: ${(err as Error).message.split('\n')[0]}` }] };
+    if (!(err instanceof YamlError)) throw err;
+    // Position and reason only, never the quoted text: tags and alias names may hold a key.
+    const reason = err.message.replace(/^not valid YAML/, 'not valid YAML or JSON').replace(/!<[^>]*>/g, '!<tag not shown>').replace(/"[^"]*"/g, '"…"');
+    return { ok: false, issues: [{ path: '', message: reason }] };
   }
   if (!isRecord(doc)) {
     return { ok: false, issues: [{ path: '', message: `must be a mapping with a keys list (got ${describe(doc)})` }] };
   }
   const issues: Issue[] = [];
-  for (const field of Object.keys(doc).filter((f) => f !== 'keys')) {
-    issues.push({ path: field, message: 'unknown field (the file has one field, keys)' });
-  }
+  Object.keys(doc).forEach((field, i) => {
+    if (field !== 'keys') issues.push({ path: fieldName(field, i), message: 'unknown field (the file has one field, keys)' });
+  });
   if (!Array.isArray(doc.keys)) {
     issues.push({ path: 'keys', message: `must be a list of {id, tier, sha256 | key} (got ${describe(doc.keys)})` });
     return { ok: false, issues };
@@ -164,7 +181,7 @@ export function parseApiKeyFile(text: string): ApiKeyParse {
     const id = isRecord(raw) && typeof raw.id === 'string' ? raw.id : null;
     if (id !== null) {
       const first = byId.get(id);
-      if (first !== undefined) issues.push({ path: `${path}.id`, message: `${id} is already the id of keys[${first}]; ids must be unique` });
+      if (first !== undefined) issues.push({ path: `${path}.id`, message: `the same id as keys[${first}]; ids must be unique` });
       else byId.set(id, i);
     }
     if (rec === null) return;

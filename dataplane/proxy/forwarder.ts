@@ -14,7 +14,8 @@ import { errors as undiciErrors } from 'undici';
 import { SluiceError } from '../../shared/errors/codes';
 import type { ServerEntry } from '../routing/routing-table';
 import type { Endpoint } from './endpoint-registry';
-import { HOP_BY_HOP, RelayHandler, type AttemptResult } from './relay-handler';
+import { RelayHandler, type AttemptResult } from './relay-handler';
+import { endToEndHeaders } from './hop-by-hop';
 import { UsageTap, type Usage } from './usage-tap';
 
 /** What was forwarded where, for the access log and metrics. */
@@ -30,13 +31,9 @@ export interface ForwardOutcome {
   aborted: boolean;
 }
 
-/** Request headers for the engine: the client's, minus hop-by-hop ones. */
+/** Request headers for the engine: the client's, minus hop-by-hop ones and `expect`. */
 export function upstreamRequestHeaders(h: IncomingHttpHeaders, bodyLength: number): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
-  for (const key in h) {
-    const v = h[key];
-    if (v !== undefined && !HOP_BY_HOP.has(key)) out[key] = v;
-  }
+  const out = endToEndHeaders(h, true);
   out['content-length'] = String(bodyLength);
   return out;
 }

@@ -7,6 +7,7 @@
 import type { ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import type { UsageTap } from './usage-tap';
+import { endToEndHeaders } from './hop-by-hop';
 
 /** How an attempt ended. */
 export type AttemptResult =
@@ -14,8 +15,6 @@ export type AttemptResult =
   | { kind: 'discarded'; status: number }
   | { kind: 'failed'; error: Error; relaying: boolean };
 
-/** Headers that belong to one connection and must not be forwarded (RFC 9110 §7.6.1). */
-export const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authorization', 'proxy-authenticate', 'host', 'content-length']);
 
 /** Relays or discards one upstream response. */
 export class RelayHandler implements Dispatcher.DispatchHandler {
@@ -57,11 +56,7 @@ export class RelayHandler implements Dispatcher.DispatchHandler {
       return;
     }
     this.mode = 'relay';
-    const out: Record<string, string | string[]> = {};
-    for (const key in headers) {
-      const v = headers[key];
-      if (v !== undefined && (key === 'content-length' || !HOP_BY_HOP.has(key))) out[key] = v;
-    }
+    const out = endToEndHeaders(headers, false, 'content-length');
     if (this.extraHeaders) Object.assign(out, this.extraHeaders);
     this.res.writeHead(statusCode, out);
   }

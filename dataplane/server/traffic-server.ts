@@ -26,6 +26,7 @@ import { sendError } from './http-errors';
 import { estimateInputTokens } from './token-estimate';
 import type { DataplaneMetrics } from './metrics';
 import { parseBody, readBody } from './request-body';
+import { BodyBudget } from './body-budget';
 
 /** What the traffic listener needs. */
 export interface TrafficDeps {
@@ -63,25 +64,39 @@ interface RequestRecord {
   prefill?: string;
 }
 
-/** Creates (but does not start) the traffic server. */
+/**
+ * Creates (but does not start) the traffic server.
+ *
+ * Timeouts: the headers must arrive within `--headers-timeout-ms` and the body within
+ * `--request-body-timeout-ms` (408, read by readBody so the answer carries a code). Node's own
+ * `requestTimeout` is a backstop a little above both: it only runs until the request is
+ * received, so it never cuts a long streamed response. An idle keep-alive connection closes after
+ * `--keep-alive-timeout-ms` (above the 60 s idle timeout of common load balancers, so they close
+ * first and never send on a connection we are closing).
+ */
 export function createTrafficServer(deps: TrafficDeps): Server {
-  const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, (req, res) => {
-    handle(deps, req, res).catch((err: unknown) => {
+  const s = deps.settings;
+  const budget = new BodyBudget(s.maxInflightBodyBytes);
+  const server = createServer({
+    keepAliveTimeout: s.keepAliveTimeoutMs,
+    headersTimeout: s.headersTimeoutMs,
+    requestTimeout: s.headersTimeoutMs + s.requestBodyTimeoutMs + 1_000,
+  }, (req, res) => {
+    handle(deps, budget, req, res).catch((err: unknown) => {
       deps.log.error({ err }, 'unhandled error in request handler');
       sendError(res, 'SLUICE_INTERNAL', 'internal error; see the data-plane log');
     });
   });
-  server.headersTimeout = 30_000;
   return server;
 }
 
-async function handle(deps: TrafficDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function handle(deps: TrafficDeps, budget: BodyBudget, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = req.url ?? '/';
   const q = url.indexOf('?');
   const path = q < 0 ? url : url.slice(0, q);
   if (INFERENCE_PATHS.has(path)) {
     if (req.method !== 'POST') return fail(deps, res, 'SLUICE_METHOD_NOT_ALLOWED', `${path} accepts POST only`);
-    return inference(deps, req, res, path);
+    return inference(deps, budget, req, res, path);
   }
   const known = path === '/v1/models' || path === '/healthz' || path === '/readyz';
   if (known && req.method !== 'GET' && req.method !== 'HEAD') {
@@ -113,7 +128,7 @@ function fail(deps: TrafficDeps, res: ServerResponse, code: ErrorCode, message: 
   sendError(res, code, message);
 }
 
-async function inference(deps: TrafficDeps, req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
+async function inference(deps: TrafficDeps, budget: BodyBudget, req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
   const startedAt = Date.now();
   const t0 = process.hrtime.bigint();
   const incomingId = req.headers['x-request-id'];
@@ -122,12 +137,17 @@ async function inference(deps: TrafficDeps, req: IncomingMessage, res: ServerRes
   const estimate = () => (rec.estimate ??= json ? estimateInputTokens(json) : 0);
   try {
     const table = deps.store.current();
-    const raw = await readBody(req, deps.settings.maxBodyBytes);
     if (!table) throw new SluiceError('SLUICE_NOT_READY', 'no routing snapshot received yet; the operator pushes one, or start with --snapshot-file');
+    // Authenticate on the headers before reading a byte of the body: an unauthenticated client
+    // must not be able to make the data plane hold memory for it.
     const who = deps.governance.authenticate(req.headers);
     const identity = who instanceof Promise ? await who : who;
     rec.identity = identity;
-    const body = parseBody(raw);
+    const reading = readBody(req, { maxBytes: deps.settings.maxBodyBytes, timeoutMs: deps.settings.requestBodyTimeoutMs, budget });
+    // The buffered body lives until the answer is sent (it may be forwarded again on failover).
+    res.once('close', reading.release);
+    const raw = await reading.body;
+    const body = parseBody(raw, deps.settings.maxJsonDepth);
     json = body.json;
     rec.model = body.model;
     rec.stream = body.stream;
@@ -252,7 +272,10 @@ async function inference(deps: TrafficDeps, req: IncomingMessage, res: ServerRes
       rec.code = e.code;
       rec.error = e.message;
       deps.metrics.errors.labels(e.code).inc();
-      sendError(res, e.code, e.message, { 'x-request-id': rec.id, ...(err as { headers?: Record<string, string> }).headers });
+      // A body left unread (refused before or while reading it) would otherwise have to be read
+      // to reuse the connection: close it instead.
+      const close = req.complete ? undefined : { connection: 'close' };
+      sendError(res, e.code, e.message, { 'x-request-id': rec.id, ...(err as { headers?: Record<string, string> }).headers, ...close });
     }
   }
   if (rec.identity && rec.match && (rec.rate || rec.queued || deps.governance.tracksUsage)) {

@@ -52,7 +52,7 @@ describe('lora benchmark workload', () => {
       writeFileSync(join(dir, 'objects.yaml'), rowObjects(row, { adapters: 16, pods: 4 }));
       const load = new DirectorySource(dir).load();
       expect(load.issues).toEqual([]);
-      const { snapshot, schedulerIssues } = compileSnapshot(load.objects, { version: 1, generatedAt: new Date(0).toISOString() });
+      const { snapshot, schedulerIssues } = compileSnapshot(load.objects, { version: 1, generatedAt: new Date(0).toISOString(), routerConfigNamespace: 'default' });
       expect(schedulerIssues).toEqual([]);
       const routed = snapshot.routes.flatMap((r) => r.loraAdapters).sort();
       expect(routed).toEqual(Array.from({ length: 16 }, (_, k) => adapterName(k)).sort());

@@ -78,10 +78,10 @@ export async function runOperatorScale(o: OperatorScaleOptions): Promise<void> {
   const compile: number[] = [];
   const apply: number[] = [];
   let coldApply = 0;
-  let snapshot = compileSnapshot(objects, { version: 1, generatedAt: new Date().toISOString() }).snapshot;
+  let snapshot = compileSnapshot(objects, { version: 1, generatedAt: new Date().toISOString(), routerConfigNamespace: 'default' }).snapshot;
   for (let i = 0; i < o.runs; i++) {
     const t0 = process.hrtime.bigint();
-    snapshot = compileSnapshot(objects, { version: i + 2, generatedAt: new Date().toISOString() }).snapshot;
+    snapshot = compileSnapshot(objects, { version: i + 2, generatedAt: new Date().toISOString(), routerConfigNamespace: 'default' }).snapshot;
     compile.push(ms(t0));
   }
   const json = Buffer.from(JSON.stringify(snapshot));

@@ -24,6 +24,8 @@ export interface KubeOperatorOptions {
   dataplaneSelector: string;
   dataplaneAdminPort: number;
   snapshotConfigMap: string;
+  /** The only namespace whose router ConfigMap applies router-wide (normally `namespace`). */
+  routerConfigNamespace: string;
   pushToken: string | null;
   debounceMs: number;
   log: Logger;
@@ -86,7 +88,7 @@ export async function startKubeOperator(opts: KubeOperatorOptions): Promise<Kube
     onStale: (v) => reconciler?.renumberAbove(v),
     onProgress: queueStatus,
   });
-  reconciler = new Reconciler(publisher, log, (await cm.read()) ?? { version: 0, hash: null });
+  reconciler = new Reconciler(publisher, log, opts.routerConfigNamespace, (await cm.read()) ?? { version: 0, hash: null });
 
   const reconcile = () => {
     const { objects, issues } = source.snapshot();

@@ -10,7 +10,7 @@
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync, watch, type FSWatcher } from 'node:fs';
 import { join, relative } from 'node:path';
-import yaml from 'js-yaml';
+import { loadAllBounded, YAML_LIMITS } from '../../shared/util/bounded-yaml';
 import type { ConfigMap, Pod } from '../../shared/api/core-types';
 import type { InferencePool } from '../../shared/api/inference-pool';
 import type { ModelRoute } from '../../shared/api/model-route';
@@ -47,21 +47,54 @@ function identity(doc: unknown): { kind: string; key: string } | null {
   return { kind: d.kind, key: `${d.kind} ${ns}/${d.metadata.name}` };
 }
 
-function listFiles(dir: string): string[] {
-  const out: string[] = [];
+/** Deepest folder level read below the watched folder. */
+const MAX_DIR_DEPTH = 8;
+
+/** The object files under `dir` (sorted), and the folders holding them (for watching). */
+function listTree(dir: string): { files: string[]; dirs: string[] } {
+  const files: string[] = [];
+  const dirs: string[] = [];
   const walk = (d: string, depth: number) => {
-    if (depth > 8) return;
-    for (const name of readdirSync(d).sort()) {
+    if (depth > MAX_DIR_DEPTH) return;
+    dirs.push(d);
+    let names: string[];
+    try {
+      names = readdirSync(d).sort();
+    } catch {
+      return; // removed while we looked; the next event or poll sees the new tree
+    }
+    for (const name of names) {
       if (name.startsWith('.')) continue;
       const p = join(d, name);
       const st = statSync(p, { throwIfNoEntry: false });
       if (!st) continue;
       if (st.isDirectory()) walk(p, depth + 1);
-      else if (/\.(ya?ml|json)$/.test(name)) out.push(p);
+      else if (/\.(ya?ml|json)$/.test(name)) files.push(p);
     }
   };
   walk(dir, 0);
-  return out;
+  return { files, dirs };
+}
+
+function listFiles(dir: string): string[] {
+  return listTree(dir).files;
+}
+
+/**
+ * What the poll compares: every object file's path, inode, size and mtime. stat follows
+ * symlinks, so a ConfigMap volume's `..data` swap changes the inodes seen through its links.
+ */
+function treeSignature(files: readonly string[]): string {
+  return files.map((f) => {
+    const st = statSync(f, { throwIfNoEntry: false });
+    return st ? `${f}:${st.ino}:${st.size}:${st.mtimeMs}` : `${f}:gone`;
+  }).join('\n');
+}
+
+/** Watch tuning; production uses the defaults. */
+export interface DirectoryWatchOptions {
+  /** Compare the tree's stat signature this often, ms, as a fallback to fs.watch (default 1000). */
+  pollIntervalMs?: number;
 }
 
 /** Loads a folder of API objects, remembering last valid versions between loads. */
@@ -71,8 +104,12 @@ export class DirectorySource {
   private readonly fileObjects = new Map<string, string[]>();
   private readonly firstSeen = new Map<string, string>();
   private readonly generations = new Map<string, { specHash: string; generation: number }>();
-  private watcher: FSWatcher | null = null;
+  private readonly watchers = new Map<string, FSWatcher>();
   private timer: NodeJS.Timeout | null = null;
+  private poll: NodeJS.Timeout | null = null;
+  private lastSignature = '';
+  private onChange: (() => void) | null = null;
+  private debounceMs = 0;
   private readonly now: () => Date;
 
   constructor(dir: string, now: () => Date = () => new Date()) {
@@ -89,10 +126,13 @@ export class DirectorySource {
       const file = relative(this.dir, path);
       let docs: unknown[];
       try {
-        docs = yaml.loadAll(readFileSync(path, 'utf8'));
+        // Bound the read as well as the parse: a huge file is refused before it is in memory.
+        const size = statSync(path).size;
+        if (size > YAML_LIMITS.maxChars) throw new Error(`file is ${size} bytes; the limit is ${YAML_LIMITS.maxChars}`);
+        docs = loadAllBounded(readFileSync(path, 'utf8'));
       } catch (err) {
         const keep = this.fileObjects.get(file) ?? [];
-        issues.push({ file, document: 0, object: '', path: '', message: `not valid YAML: ${(err as Error).message.split('\n')[0]}; ${keep.length ? `keeping its last valid objects (${keep.join(', ')})` : 'no objects from it are in force'}` });
+        issues.push({ file, document: 0, object: '', path: '', message: `${(err as Error).message.split('\n')[0]}; ${keep.length ? `keeping its last valid objects (${keep.join(', ')})` : 'no objects from it are in force'}` });
         for (const key of keep) {
           const obj = this.lastGood.get(key);
           if (obj) current.set(key, obj);
@@ -172,20 +212,71 @@ export class DirectorySource {
     return obj;
   }
 
-  /** Calls `onChange` (debounced by `debounceMs`) after files in the folder change. */
-  watch(debounceMs: number, onChange: () => void): void {
-    this.watcher = watch(this.dir, { recursive: true }, () => {
-      if (this.timer) clearTimeout(this.timer);
-      this.timer = setTimeout(() => {
-        this.timer = null;
-        onChange();
-      }, debounceMs);
-    });
+  /**
+   * Calls `onChange` (debounced by `debounceMs`) after files in the folder change.
+   *
+   * Node's recursive fs.watch follows files, not names: a file replaced by rename (an editor's
+   * atomic save, git checkout, a ConfigMap volume's symlink swap) leaves the watch on the old
+   * inode, and later replacements went unseen. So every folder of the tree is watched
+   * (non-recursively: a folder's watch reports any name in it that changes), any event
+   * re-scans the whole tree and re-watches its folders, and a stat poll catches what fs.watch
+   * does not deliver (NFS, some overlay filesystems), as ApiKeyStore does for key files.
+   */
+  watch(debounceMs: number, onChange: () => void, opts: DirectoryWatchOptions = {}): void {
+    this.onChange = onChange;
+    this.debounceMs = debounceMs;
+    const tree = this.rewatch();
+    this.lastSignature = treeSignature(tree.files);
+    this.poll = setInterval(() => {
+      if (treeSignature(listFiles(this.dir)) !== this.lastSignature) this.schedule();
+    }, opts.pollIntervalMs ?? 1000);
+    // Not unref'd: in directory mode this watch is the operator's work, and keeps it running.
+  }
+
+  /** Watches every folder of the tree now, and only those; returns the tree. */
+  private rewatch(): { files: string[]; dirs: string[] } {
+    const tree = listTree(this.dir);
+    const wanted = new Set(tree.dirs);
+    for (const [d, w] of this.watchers) {
+      if (wanted.has(d)) continue;
+      w.close();
+      this.watchers.delete(d);
+    }
+    for (const d of wanted) {
+      if (this.watchers.has(d)) continue;
+      try {
+        const w = watch(d, { persistent: false }, () => this.schedule());
+        // A folder removed or unreadable: drop its watch; the next scan decides again.
+        w.on('error', () => {
+          w.close();
+          this.watchers.delete(d);
+        });
+        this.watchers.set(d, w);
+      } catch {
+        // Gone between the scan and the watch; the poll still covers it.
+      }
+    }
+    return tree;
+  }
+
+  /** Trailing debounce: one save is several events; re-scan once after the last. */
+  private schedule(): void {
+    if (!this.onChange) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      const tree = this.rewatch();
+      this.lastSignature = treeSignature(tree.files);
+      this.onChange?.();
+    }, this.debounceMs);
   }
 
   /** Stops watching. */
   close(): void {
-    this.watcher?.close();
+    this.onChange = null;
+    for (const w of this.watchers.values()) w.close();
+    this.watchers.clear();
     if (this.timer) clearTimeout(this.timer);
+    if (this.poll) clearInterval(this.poll);
   }
 }

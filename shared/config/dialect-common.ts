@@ -5,7 +5,7 @@
  */
 import { type TObject, type TSchema } from '@sinclair/typebox';
 import { Value, ValueErrorType, type ValueError } from '@sinclair/typebox/value';
-import { load, YAMLException } from 'js-yaml';
+import { loadBounded, YamlError } from '../util/bounded-yaml';
 import { type Issue } from '../api/validate';
 import { knownPluginNames, lookupPluginType, type PluginRole, type PluginType } from './plugin-catalog';
 import { type SchedulerConfig } from './scheduler-config';
@@ -48,15 +48,16 @@ export function isRecord(value: unknown): value is Record<string, unknown> {
 /**
  * Parses YAML text. Empty text (or only comments) yields `undefined`, so callers can apply their
  * dialect's "nothing configured" defaults. Syntax errors (including duplicate keys, which js-yaml
- * refuses and Go's YAML libraries silently resolve) become one issue with line and column.
+ * refuses and Go's YAML libraries silently resolve) become one issue with line and column; so do
+ * texts over the bounds of shared/util/bounded-yaml (size, values, aliases, depth).
  */
 export function loadYaml(text: string): { value: unknown } | { issues: Issue[] } {
   try {
-    return { value: load(text) ?? undefined };
+    return { value: loadBounded(text) ?? undefined };
   } catch (err) {
-    if (err instanceof YAMLException) {
-      const where = err.mark ? ` at line ${err.mark.line + 1}, column ${err.mark.column + 1}` : '';
-      return { issues: [{ path: '', message: `not valid YAML${where}: ${err.reason}; check the indentation and quoting there` }] };
+    if (err instanceof YamlError) {
+      const hint = err.line !== null ? '; check the indentation and quoting there' : '';
+      return { issues: [{ path: '', message: `${err.message}${hint}` }] };
     }
     throw err;
   }

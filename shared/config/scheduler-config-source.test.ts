@@ -27,6 +27,14 @@ describe('schedulerConfigFromConfigMap', () => {
     expect('policy' in r && r.policy?.auth?.jwt).toMatchObject({ issuer: 'i', audiences: ['a'], jwksUri: 'https://idp/jwks' });
   });
 
+  // Hardening defect 8: ConfigMap text goes through the bounded YAML loader too.
+  it.each(['schedulerConfiguration', 'routerConfiguration', 'endpointPickerConfig'])('refuses an alias bomb in %s at that key', (key) => {
+    const lines = ['a0: &a0 [x,x,x,x,x,x,x,x,x]'];
+    for (let i = 1; i <= 9; i++) lines.push(`a${i}: &a${i} [${Array.from({ length: 9 }, () => `*a${i - 1}`).join(',')}]`);
+    const r = schedulerConfigFromConfigMap(cm({ [key]: lines.join('\n') }));
+    expect('issues' in r && r.issues[0]).toMatchObject({ path: expect.stringContaining(`data.${key}`), message: expect.stringMatching(/more than \d+ (values|times)/) });
+  });
+
   it('reads endpointPickerConfig', () => {
     const r = schedulerConfigFromConfigMap({ metadata: { name: 'epp' }, data: { endpointPickerConfig: EPP } });
     expect('config' in r && [r.config.source, r.config.origin]).toEqual(['endpoint-picker', 'ConfigMap epp key endpointPickerConfig']);

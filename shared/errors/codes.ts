@@ -21,6 +21,8 @@ export const ERROR_CODES = {
   SLUICE_INVALID_JSON: { status: 400, type: 'invalid_request_error', retryable: false, when: 'The request body is not valid JSON or not a JSON object.' },
   SLUICE_INVALID_REQUEST: { status: 400, type: 'invalid_request_error', retryable: false, when: 'A required field is missing or has the wrong type (for example `model`).' },
   SLUICE_BODY_TOO_LARGE: { status: 413, type: 'invalid_request_error', retryable: false, when: 'The request body is larger than the data plane\'s `--max-body-bytes`.' },
+  SLUICE_JSON_TOO_DEEP: { status: 400, type: 'invalid_request_error', retryable: false, when: 'The request body nests objects and arrays deeper than the data plane\'s `--max-json-depth` (default 64).' },
+  SLUICE_REQUEST_TIMEOUT: { status: 408, type: 'invalid_request_error', retryable: true, when: 'The request body did not arrive within the data plane\'s `--request-body-timeout-ms` (default 30 s); the connection is closed.' },
   SLUICE_MODEL_NOT_FOUND: { status: 404, type: 'not_found_error', retryable: false, when: 'No ModelRoute has this `model` as its modelName or among its loraAdapters, or no rule of those routes matched the request.' },
   SLUICE_NOT_FOUND: { status: 404, type: 'not_found_error', retryable: false, when: 'The path is not an endpoint the data plane serves.' },
   SLUICE_METHOD_NOT_ALLOWED: { status: 405, type: 'invalid_request_error', retryable: false, when: 'The endpoint exists but not for this HTTP method.' },
@@ -39,6 +41,7 @@ export const ERROR_CODES = {
   SLUICE_RATE_LIMIT_UNAVAILABLE: { status: 503, type: 'server_error', retryable: true, when: 'A global limit\'s Redis is unreachable and the route fails closed (`rateLimit.global.failureMode: closed`).' },
   SLUICE_QUEUE_FULL: { status: 503, type: 'server_error', retryable: true, when: 'The ModelServer\'s request queue overflowed its byte or request bound and dropped this (oldest) request.' },
   SLUICE_QUEUE_TIMEOUT: { status: 503, type: 'server_error', retryable: true, when: 'The request waited in the ModelServer\'s queue longer than its queue TTL.' },
+  SLUICE_OVERLOADED: { status: 503, type: 'server_error', retryable: true, when: 'Request bodies in flight on this data plane already fill `--max-inflight-body-bytes` (default 128 MiB); the connection is closed.' },
   SLUICE_INTERNAL: { status: 500, type: 'server_error', retryable: true, when: 'A bug in Sluice; the access log has the details.' },
 } as const satisfies Record<string, ErrorCodeSpec>;
 

@@ -20,7 +20,8 @@ const route = (rateLimit: Record<string, unknown>) => valid<ModelRoute>({
   spec: { modelName: 'm', rules: [{ targetModels: [{ modelServerName: 's' }] }], rateLimit },
 });
 const routerConfig = (text: string): ConfigMap => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'sluice-router-config', namespace: 'sluice-system' }, data: { routerConfiguration: text } });
-const cfg = { version: 1, generatedAt: '2026-01-01T00:00:00Z' };
+const tenantConfig = (name: string, namespace: string, text: string): ConfigMap => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace }, data: { routerConfiguration: text } });
+const cfg = { version: 1, generatedAt: '2026-01-01T00:00:00Z', routerConfigNamespace: 'sluice-system' };
 
 describe('compileSnapshot: rate limits, queues and router policy', () => {
   it('compiles Kthena\'s global rate limit with Sluice defaults (per route, fail open)', () => {
@@ -75,6 +76,28 @@ describe('compileSnapshot: rate limits, queues and router policy', () => {
     expect(broken.schedulerIssues[0]!.issues[0]).toMatchObject({ path: 'data.routerConfiguration: auth.apiKeys' });
     const removed = compileSnapshot({ routes: [], servers: [server('s')], pods: [], configMaps: [] }, { ...cfg, lastGoodPolicy });
     expect(removed.snapshot.auth).toBeUndefined();
+  });
+
+  // Hardening defect 1: a tenant's ConfigMap named like the router's, in a namespace that sorts
+  // before the operator's, used to replace the router-wide config and switch auth off.
+  it.each(['kthena-router-config', 'sluice-router-config'])('ignores %s outside the router namespace, whatever the input order, and says why', (name) => {
+    const real = routerConfig('auth:\n  apiKeys: {file: /k/keys.yaml}\n');
+    const rogue = tenantConfig(name, 'aaa-tenant', 'identity:\n  userHeader: x-evil\n');
+    for (const configMaps of [[rogue, real], [real, rogue]]) {
+      const { snapshot, schedulerIssues } = compileSnapshot({ routes: [], servers: [server('s')], pods: [], configMaps }, cfg);
+      expect(snapshot.auth).toEqual({ apiKeys: { file: '/k/keys.yaml' } });
+      expect(snapshot.identity).toBeUndefined();
+      expect(snapshot.servers[0]!.scheduler).toBe('sluice-system/sluice-router-config');
+      const issue = schedulerIssues.find((i) => i.object === `ConfigMap aaa-tenant/${name}`);
+      expect(issue?.issues[0]).toMatchObject({ path: 'metadata.namespace', message: expect.stringContaining('read only from namespace sluice-system') });
+    }
+  });
+
+  it('takes no router-wide settings at all when the only router ConfigMap is in a tenant namespace', () => {
+    const { snapshot, schedulerIssues } = compileSnapshot({ routes: [], servers: [server('s')], pods: [], configMaps: [tenantConfig('sluice-router-config', 'default', 'identity:\n  userHeader: x-evil\n')] }, cfg);
+    expect(snapshot.identity).toBeUndefined();
+    expect(snapshot.servers[0]!.scheduler).toBe('default');
+    expect(schedulerIssues.map((i) => i.object)).toEqual(['ConfigMap default/sluice-router-config']);
   });
 
   it('hashes the router policy: a fairness-only change is a new snapshot', () => {

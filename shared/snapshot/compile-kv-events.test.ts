@@ -22,7 +22,7 @@ const preciseConfig: ConfigMap = {
     ].join('\n'),
   },
 };
-const cfg = { version: 1, generatedAt: '2026-01-01T00:00:00Z' };
+const cfg = { version: 1, generatedAt: '2026-01-01T00:00:00Z', routerConfigNamespace: 'default' };
 const compile = (servers: ModelServer[], configMaps: ConfigMap[] = [preciseConfig]) => compileSnapshot({ routes: [], pods: [], servers, configMaps }, cfg);
 const condition = (r: ReturnType<typeof compile>, name: string) =>
   r.statuses.get(`ModelServer/default/${name}`)!.conditions.find((c) => c.type === 'KvEventsConfigured');

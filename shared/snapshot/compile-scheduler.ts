@@ -3,7 +3,10 @@
  *
  * - a ModelServer annotated `sluice.dev/scheduler-config: <name>` runs the ConfigMap of that name
  *   in its namespace;
- * - otherwise the router-wide ConfigMap (`sluice-router-config` or `kthena-router-config`);
+ * - otherwise the router-wide ConfigMap (`sluice-router-config` or `kthena-router-config`) in the
+ *   router's own namespace (the operator's, by default). The router-wide ConfigMap also holds auth,
+ *   so a tenant who may create ConfigMaps in their namespace must not be able to supply it: one of
+ *   those names anywhere else is ignored, with an issue saying so;
  * - otherwise the built-in default.
  *
  * A configuration with problems is not used: its users keep the last valid version of it (passed
@@ -51,8 +54,11 @@ export interface SchedulerResolution {
 const cmKey = (cm: ConfigMap) => `${cm.metadata.namespace ?? 'default'}/${cm.metadata.name}`;
 const summary = (issues: Issue[]) => issues.slice(0, 3).map((i) => `${i.path}: ${i.message}`).join('; ') + (issues.length > 3 ? `; and ${issues.length - 3} more` : '');
 
-/** Resolves configurations for `servers` from `configMaps`. */
-export function resolveSchedulers(servers: readonly ModelServer[], configMaps: readonly ConfigMap[], lastGood: Readonly<Record<string, SchedulerConfig>>, lastGoodPolicy: RouterPolicy = {}): SchedulerResolution {
+/**
+ * Resolves configurations for `servers` from `configMaps`. Only `routerNamespace` may hold the
+ * router-wide ConfigMap.
+ */
+export function resolveSchedulers(servers: readonly ModelServer[], configMaps: readonly ConfigMap[], lastGood: Readonly<Record<string, SchedulerConfig>>, routerNamespace: string, lastGoodPolicy: RouterPolicy = {}): SchedulerResolution {
   const byKey = new Map(configMaps.map((cm) => [cmKey(cm), cm]));
   const parsed = new Map<string, { config: SchedulerConfig | null; issues: Issue[]; policy?: RouterPolicy }>();
   const issues: SchedulerIssue[] = [];
@@ -70,8 +76,14 @@ export function resolveSchedulers(servers: readonly ModelServer[], configMaps: r
     return hit;
   };
 
-  // The router-wide configuration: the first of the known names present, in any namespace.
-  const routerCms = configMaps.filter((cm) => (ROUTER_CONFIG_NAMES as readonly string[]).includes(cm.metadata.name));
+  // The router-wide configuration: the first of the known names present in the router's namespace.
+  const named = configMaps.filter((cm) => (ROUTER_CONFIG_NAMES as readonly string[]).includes(cm.metadata.name));
+  const routerCms = named.filter((cm) => (cm.metadata.namespace ?? 'default') === routerNamespace)
+    .sort((a, b) => ROUTER_CONFIG_NAMES.indexOf(a.metadata.name as never) - ROUTER_CONFIG_NAMES.indexOf(b.metadata.name as never));
+  for (const cm of named) {
+    if (routerCms.includes(cm)) continue;
+    issues.push({ object: `ConfigMap ${cmKey(cm)}`, issues: [{ path: 'metadata.namespace', message: `ignored: the router-wide configuration (scheduler, auth, identity, fairness) is read only from namespace ${routerNamespace} (operator flag --router-config-namespace), so that no tenant namespace can change it. Move it there, or rename it and point a ModelServer at it with the ${SCHEDULER_CONFIG_ANNOTATION} annotation` }] });
+  }
   if (routerCms.length > 1) {
     issues.push({ object: `ConfigMap ${cmKey(routerCms[1]!)}`, issues: [{ path: '', message: `router configuration is already taken from ConfigMap ${cmKey(routerCms[0]!)}; keep one of ${routerCms.map(cmKey).join(', ')}` }] });
   }

@@ -24,7 +24,7 @@ const pod = (name: string, labels: Record<string, string>, ip: string, opts: { p
   apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: opts.ns ?? 'default', labels },
   status: { phase: opts.phase ?? 'Running', podIP: ip, conditions: [{ type: 'Ready', status: opts.ready === false ? 'False' : 'True' }] },
 });
-const cfg = { version: 1, generatedAt: '2026-01-01T00:00:00Z' };
+const cfg = { version: 1, generatedAt: '2026-01-01T00:00:00Z', routerConfigNamespace: 'default' };
 
 describe('compileSnapshot', () => {
   it('selects pods whose labels match all matchLabels, Running and Ready only, same namespace', () => {
@@ -104,7 +104,7 @@ describe('compileSnapshot', () => {
     const b = route('b', '2026-01-01T00:00:00Z', { modelName: 'b', rules: [{ targetModels: [{ modelServerName: 's' }] }] });
     const pods = [pod('p1', { app: 's' }, '10.0.0.1'), pod('p2', { app: 's' }, '10.0.0.2')];
     const one = compileSnapshot({ routes: [a, b], servers: [server('s')], pods }, cfg).snapshot;
-    const two = compileSnapshot({ routes: [b, a], servers: [server('s')], pods: [...pods].reverse() }, { version: 9, generatedAt: 'later' }).snapshot;
+    const two = compileSnapshot({ routes: [b, a], servers: [server('s')], pods: [...pods].reverse() }, { version: 9, generatedAt: 'later', routerConfigNamespace: 'default' }).snapshot;
     expect(two.hash).toBe(one.hash);
     const three = compileSnapshot({ routes: [a, b], servers: [server('s')], pods: pods.slice(0, 1) }, cfg).snapshot;
     expect(three.hash).not.toBe(one.hash);

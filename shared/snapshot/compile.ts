@@ -34,6 +34,11 @@ export interface ObjectSet {
 export interface CompileConfig {
   version: number;
   generatedAt: string;
+  /**
+   * The only namespace whose `sluice-router-config` / `kthena-router-config` configures the whole
+   * router (auth included); the operator's own namespace in a cluster.
+   */
+  routerConfigNamespace: string;
   /** Last valid scheduler configurations by key, kept when a ConfigMap turns invalid. */
   lastGoodSchedulers?: Readonly<Record<string, SchedulerConfig>>;
   /** Last valid router policy (auth, identity, fairness), kept when the router ConfigMap turns invalid. */
@@ -251,7 +256,7 @@ export function compileSnapshot(objects: ObjectSet, config: CompileConfig): Comp
   const statuses = new Map<string, CompiledStatus>();
   const servers = new Map<string, SnapshotServer>();
   const sortedServers = [...objects.servers].sort((a, b) => (keyOf(a) < keyOf(b) ? -1 : 1));
-  const sched = resolveSchedulers(sortedServers, objects.configMaps ?? [], config.lastGoodSchedulers ?? {}, config.lastGoodPolicy);
+  const sched = resolveSchedulers(sortedServers, objects.configMaps ?? [], config.lastGoodSchedulers ?? {}, config.routerConfigNamespace, config.lastGoodPolicy);
   const podIndex = new PodIndex(objects.pods);
   for (const s of sortedServers) {
     const { compiled, status } = compileServer(s, podIndex, sched.byServer.get(keyOf(s))!);

@@ -102,11 +102,17 @@ export const SnapshotServer = Type.Object({
   endpoints: Type.Array(SnapshotEndpoint),
 }, { additionalProperties: false });
 
+/**
+ * Highest snapshot version: Number.MAX_SAFE_INTEGER (2^53 − 1). Above it `v + 1 === v`, so an
+ * operator renumbering above a data plane's version could never get ahead and would push for ever.
+ */
+export const MAX_SNAPSHOT_VERSION = Number.MAX_SAFE_INTEGER;
+
 /** The whole snapshot. Routes are in precedence order (oldest first). */
 export const RoutingSnapshot = Type.Object({
   apiVersion: Type.Literal(SNAPSHOT_API_VERSION),
   kind: Type.Literal('RoutingSnapshot'),
-  version: Type.Integer({ minimum: 1 }),
+  version: Type.Integer({ minimum: 1, maximum: MAX_SNAPSHOT_VERSION }),
   hash: Type.String({ pattern: '^[0-9a-f]{64}$' }),
   generatedAt: Type.String(),
   routes: Type.Array(SnapshotRoute),
