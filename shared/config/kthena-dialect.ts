@@ -47,12 +47,12 @@ const KTHENA_ARGS: Readonly<Record<string, KthenaArgs>> = {
   'least-request': { names: { maxWaitingRequests: 'maxWaitingRequests' }, ignored: {}, defaults: { maxWaitingRequests: 10 } },
   'least-latency': { names: { TTFTTPOTWeightFactor: 'TTFTTPOTWeightFactor' }, ignored: {}, defaults: { TTFTTPOTWeightFactor: 0.5 } },
   'prefix-cache-scorer': {
-    names: { blockSizeToHash: 'hashBlockSize', maxBlocksToMatch: 'maxPrefixBlocksToMatch', maxHashCacheSize: 'maxHashCacheSize' },
+    names: { blockSizeToHash: 'hashBlockSize', maxBlocksToMatch: 'maxPrefixBlocksToMatch', maxHashCacheSize: 'maxHashCacheSize', homeScore: 'homeScore' },
     ignored: { topKMatches: 'Sluice scores every matching endpoint, not only the top K' },
     defaults: { hashBlockSize: 64, maxPrefixBlocksToMatch: 128, maxHashCacheSize: 50000 },
   },
   'precise-prefix-cache-scorer': {
-    names: { maxBlocksToMatch: 'maxPrefixBlocksToMatch', fallback: 'fallback', approximateHashBlockSize: 'approximateHashBlockSize', approximateLruCapacityPerServer: 'approximateLruCapacityPerServer' },
+    names: { maxBlocksToMatch: 'maxPrefixBlocksToMatch', fallback: 'fallback', approximateHashBlockSize: 'approximateHashBlockSize', approximateLruCapacityPerServer: 'approximateLruCapacityPerServer', pendingWeight: 'pendingWeight', homeScore: 'homeScore' },
     ignored: { blockSizeToHash: 'Sluice hashes blocks of the size each engine reports in its KV events, which is the size its cache really uses' },
     defaults: { maxPrefixBlocksToMatch: 128 },
   },

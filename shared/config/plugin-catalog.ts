@@ -25,6 +25,7 @@ export interface PluginType {
 }
 
 const none = Type.Object({}, { additionalProperties: false });
+
 const int = (description: string, def: number, min = 0) => Type.Integer({ description, default: def, minimum: min });
 
 /** The catalog, in documentation order. */
@@ -57,6 +58,7 @@ export const PLUGIN_TYPES: readonly PluginType[] = [
       maxPrefixBlocksToMatch: int('Leading blocks considered at most.', 256, 1),
       lruCapacityPerServer: int('Block hashes remembered per endpoint (LRU).', 31250, 1),
       maxHashCacheSize: Type.Optional(Type.Integer({ minimum: 1, description: 'Block hashes remembered across all endpoints (Kthena); unset means no global cap.' })),
+      homeScore: Type.Optional(Type.Number({ minimum: 0, maximum: 1, description: 'Least score of a prompt\'s home endpoint (rendezvous hash of its first blocks over the endpoints), so replicas that have not seen a prompt yet agree where it goes; unset or 0 turns it off.' })),
     }, { additionalProperties: false }),
   },
   {
@@ -67,6 +69,8 @@ export const PLUGIN_TYPES: readonly PluginType[] = [
       fallback: Type.Union([Type.Literal('approximate'), Type.Literal('none')], { default: 'approximate', description: 'How to score an endpoint whose events are not live (never published, or a gap that could not be replayed): approximate = the prefix-cache-scorer\'s index of where requests went; none = 0.' }),
       approximateHashBlockSize: int('Fallback: characters per hashed prompt block (as prefix-cache-scorer\'s hashBlockSize).', 64, 1),
       approximateLruCapacityPerServer: int('Fallback: block hashes remembered per endpoint.', 31250, 1),
+      pendingWeight: Type.Number({ minimum: 0, maximum: 1, default: 0.9, description: 'Endpoints with live events score max(cached share, pendingWeight × approximate share): requests this data plane sent that the engine has not admitted (so not reported) yet still count, a little below blocks the engine reports; 0 ignores them.' }),
+      homeScore: Type.Optional(Type.Number({ minimum: 0, maximum: 1, description: 'Least score of a prompt\'s home endpoint (rendezvous hash of its first blocks over the endpoints), so replicas that have not seen a prompt yet agree where it goes; unset or 0 turns it off.' })),
     }, { additionalProperties: false }),
   },
   {

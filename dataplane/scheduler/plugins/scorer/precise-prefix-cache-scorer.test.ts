@@ -32,7 +32,7 @@ function setup(params: Partial<PrecisePrefixCacheParams> = {}) {
     match: (bs, h, runs) => index.match(bs, h, runs),
   };
   const approx = new PrefixIndex(1000);
-  const scorer = new PrecisePrefixCacheScorer('kv', { maxPrefixBlocksToMatch: 256, fallback: 'approximate', approximateHashBlockSize: 4, approximateLruCapacityPerServer: 1000, ...params }, approx, view);
+  const scorer = new PrecisePrefixCacheScorer('kv', { maxPrefixBlocksToMatch: 256, fallback: 'approximate', approximateHashBlockSize: 4, approximateLruCapacityPerServer: 1000, pendingWeight: 0, ...params }, approx, view);
   const eps = [endpoint(0), endpoint(1), endpoint(2)];
   return { index, live, scorer, eps };
 }
@@ -94,6 +94,35 @@ describe('precise-prefix-cache-scorer', () => {
     live.add(2);
     expect(scores(scorer, eps, req(tokens(16), 'p', 'lora-a'))).toEqual([1, 0, 0]);
     expect(scores(scorer, eps, req(tokens(16)))).toEqual([0, 1, 0]);
+  });
+
+  it('with homeScore, a prompt no pod holds gets one home, the same for equal prefixes, and held blocks still win', () => {
+    const { index, live, scorer, eps } = setup({ homeScore: 0.3 });
+    [0, 1, 2].forEach((id) => live.add(id));
+    const cold = scores(scorer, eps, req(tokens(200, 500)));
+    expect(cold.filter((x) => x === 0.3)).toHaveLength(1);
+    expect(cold.filter((x) => x === 0)).toHaveLength(2);
+    // The home is keyed by the prompt's first 512 characters: the same text, the same home.
+    expect(scores(scorer, eps, req([...tokens(128, 500), ...tokens(72, 9000)]))).toEqual(cold);
+    const home = cold.indexOf(0.3);
+    const other = (home + 1) % 3;
+    index.apply(other, stored(other, tokens(200, 500)));
+    const held = scores(scorer, eps, req(tokens(200, 500)));
+    expect(held[other]).toBe(1);
+    expect(held[home]).toBe(0.3);
+  });
+
+  it('counts what this data plane sent but the engine has not reported yet, below what engines report', () => {
+    const { index, live, scorer, eps } = setup({ pendingWeight: 0.9 });
+    [0, 1, 2].forEach((id) => {
+      live.add(id);
+      index.apply(id, stored(id, tokens(8, 900 + id * 10), null, 'other')); // every engine has published something
+    });
+    const prompt = 'abcdefghijklmnop';
+    scorer.record(req(tokens(16), prompt), eps[1]!); // sent to pod 1, not admitted: no events yet
+    expect(scores(scorer, eps, req(tokens(16), prompt))).toEqual([0, 0.9, 0]);
+    index.apply(2, stored(2, tokens(16))); // pod 2's engine reports the blocks
+    expect(scores(scorer, eps, req(tokens(16), prompt))).toEqual([0, 0.9, 1]);
   });
 
   it('leaves filtered-out endpoints alone and forgets removed blocks', () => {

@@ -1,7 +1,8 @@
 /**
  * prefix-cache-scorer (endpoint picker), also `prefix-cache` (Kthena).
  * Parameters: hashBlockSize (characters per block, default 64), maxPrefixBlocksToMatch (256),
- * lruCapacityPerServer (31250 block hashes per endpoint), maxHashCacheSize (Kthena: global cap).
+ * lruCapacityPerServer (31250 block hashes per endpoint), maxHashCacheSize (Kthena: global cap),
+ * homeScore (0: off; the least score of the prompt's home endpoint, see home-affinity.ts).
  *
  *   blocks  = min(maxPrefixBlocksToMatch, ⌊len(prompt) / hashBlockSize⌋)
  *   score_i = matchedLeadingBlocks_i / blocks            (0 for all when blocks = 0)
@@ -11,6 +12,7 @@
  * records its blocks (`record`), so failovers teach the index the truth.
  */
 import type { Endpoint } from '../../../proxy/endpoint-registry';
+import { applyHome, homeKey } from '../../home-affinity';
 import type { PrefixIndex } from '../../prefix-index';
 import type { ScorerPlugin, SchedulingRequest } from '../../types';
 
@@ -23,7 +25,11 @@ export interface PrefixCacheParams {
   maxPrefixBlocksToMatch: number;
   lruCapacityPerServer: number;
   maxHashCacheSize?: number;
+  homeScore?: number;
 }
+
+/** Blocks of the approximate hash that name a prompt's home: its first 512 characters at the default 64. */
+const HOME_CHARS = 512;
 
 /** Scores endpoints that likely hold the prompt's prefix in cache higher. */
 export class PrefixCacheScorer implements ScorerPlugin {
@@ -40,6 +46,12 @@ export class PrefixCacheScorer implements ScorerPlugin {
       for (let i = 0; i < endpoints.length; i++) if (keep[i]) out[i] = 0;
       return;
     }
+    this.scoreHashes(hashes, endpoints, keep, out);
+    applyHome(homeKey(hashes, Math.floor(HOME_CHARS / this.params.hashBlockSize)), this.params.homeScore ?? 0, endpoints, keep, out);
+  }
+
+  /** The share of `hashes` each kept endpoint served before, without the home bonus. */
+  private scoreHashes(hashes: Uint32Array, endpoints: readonly Endpoint[], keep: Uint8Array, out: Float64Array): void {
     let maxId = 0;
     for (const ep of endpoints) if (ep.id > maxId) maxId = ep.id;
     if (this.runs.length <= maxId) this.runs = new Int32Array((maxId + 1) * 2);
