@@ -2,8 +2,9 @@
  * Compares tokenizers on the Qwen3 tokenizer.json (docs/adr/0005): the JS libraries and our
  * byte-level BPE encoder (identical ids on a varied corpus, load time, cold and warm encodes of
  * ~4k- and ~32k-token prompts), then HfTokenizer with the chunk cache encoding new text through
- * the library and through our encoder: load time and heap, cold prompts, fully cached prompts,
- * and prompts whose first 75% is cached and whose last 25% is new each time.
+ * the library and through our encoder: load time, heap after loading and after the runs (chunk
+ * and piece caches filled), cold prompts, fully cached prompts, and prompts whose first 75% is
+ * cached and whose last 25% is new each time.
  *
  *   npx tsc -p tsconfig.build.json && node --expose-gc dist/hack/bench/tokenizer-libs.js [--runs N] [--prompts N]
  *
@@ -68,11 +69,17 @@ function quantile(xs: number[], q: number): number {
 const fmt = (ms: number): string => ms.toFixed(2).padStart(7);
 const gc = (globalThis as { gc?: () => void }).gc;
 
-/** Heap in use after a full collection, in MiB, or NaN without --expose-gc. */
-function heapMiB(): number {
+/**
+ * Heap plus array buffers in use after full collections, in MiB, or NaN without --expose-gc. A
+ * turn of the event loop first, so a finished async load holds nothing on the way.
+ */
+async function heapMiB(): Promise<number> {
   if (gc === undefined) return NaN;
+  await new Promise((resolve) => setImmediate(resolve));
   gc();
-  return process.memoryUsage().heapUsed / 2 ** 20;
+  gc();
+  const m = process.memoryUsage();
+  return (m.heapUsed + m.arrayBuffers) / 2 ** 20;
 }
 
 /** A prose-heavy prompt of about `tokens` Qwen3 tokens (4.6 characters per token on this text). */
@@ -138,32 +145,33 @@ function partial(tok: HfTokenizer, head: string, tailChars: number, count: numbe
 
 async function compareHfTokenizer(runs: number, count: number, prompts: Record<string, string>): Promise<void> {
   console.log(`\nHfTokenizer (chunk cache), new text through the library or our encoder; ${count} prompts per 75% row`);
+  const q = (xs: number[]): string => `p50 ${fmt(quantile(xs, 0.5))} p99 ${fmt(quantile(xs, 0.99))}`;
   for (const fastEncoder of [false, true]) {
-    const mode = fastEncoder ? 'byte-level-bpe' : 'library';
-    const heap0 = heapMiB();
-    let tok: HfTokenizer | null = null;
-    const t0 = performance.now();
-    tok = await loadHfTokenizer(DIR, { fastEncoder });
-    const loadMs = performance.now() - t0;
-    const heapLoaded = heapMiB() - heap0;
-    console.log(`  ${mode}: load ${fmt(loadMs)} ms, heap +${heapLoaded.toFixed(1)} MiB, ${JSON.stringify({ fast: tok.stats().fast, fastReason: tok.stats().fastReason })}`);
+    console.log(`  ${fastEncoder ? 'byte-level-bpe' : 'library'}:`);
     for (const [name, text] of Object.entries(prompts)) {
       // A fresh tokenizer per prompt size, so "cold" means nothing cached (chunks or pieces).
-      const t = await loadHfTokenizer(DIR, { fastEncoder });
+      const heap0 = await heapMiB();
+      let t: HfTokenizer | null = null;
+      const t0 = performance.now();
+      t = await loadHfTokenizer(DIR, { fastEncoder });
+      const loadMs = performance.now() - t0;
+      const heapLoaded = (await heapMiB()) - heap0;
       let n = 0;
-      const cold = timeIt(() => { n = t.encode(text, true).length; });
+      const cold = timeIt(() => { n = t!.encode(text, true).length; });
       const hit: number[] = [];
-      for (let r = 0; r < runs; r++) hit.push(timeIt(() => t.encode(text, true)));
+      for (let r = 0; r < runs; r++) hit.push(timeIt(() => t!.encode(text, true)));
       const head = text.slice(0, Math.floor(text.length * 0.75));
       const tailChars = text.length - head.length;
       const prose = partial(t, head, tailChars, count, (seed, chars) => sampleText(seed, chars, 'prose'));
       const novel = partial(t, head, tailChars, count, novelText);
-      const q = (xs: number[]): string => `p50 ${fmt(quantile(xs, 0.5))} p99 ${fmt(quantile(xs, 0.99))}`;
-      console.log(`    ${name} (${n} tok): cold ${fmt(cold)}  all cached ${q(hit)}\n` +
+      const heapAfter = (await heapMiB()) - heap0;
+      const s = t.stats();
+      console.log(`    ${name} (${n} tok): load ${fmt(loadMs)} ms, heap +${heapLoaded.toFixed(1)} MiB loaded, ` +
+        `+${heapAfter.toFixed(1)} MiB after the runs; fast ${s.fast} ${s.fastReason ?? ''}\n` +
+        `      cold ${fmt(cold)}  all cached ${q(hit)}\n` +
         `      75% cached, new prose tail ${q(prose)}  new pseudo-word tail ${q(novel)}`);
+      t = null;
     }
-    console.log(`    heap after the runs (chunk and piece caches filled): +${(heapMiB() - heap0).toFixed(1)} MiB`);
-    tok = null;
   }
 }
 
