@@ -41,12 +41,16 @@ spec:
 `;
 
 // Kthena dialect, as the seed's best row but with the cache scorer weighted 2, so a pod that holds
-// most of a prompt wins over an idle one even while the test's own requests load it.
+// most of a prompt wins over an idle one even while the test's own requests load it, and without
+// the home bonus, so a score in the decision header is the engines' word alone.
 const routerConfig = `apiVersion: v1
 kind: ConfigMap
 metadata: {name: kthena-router-config}
 data:
   schedulerConfiguration: |-
+    pluginConfig:
+    - name: kvcache-aware
+      args: {homeScore: 0}
     plugins:
       Filter:
         enabled: [least-request]

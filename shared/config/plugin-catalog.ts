@@ -70,7 +70,7 @@ export const PLUGIN_TYPES: readonly PluginType[] = [
       approximateHashBlockSize: int('Fallback: characters per hashed prompt block (as prefix-cache-scorer\'s hashBlockSize).', 64, 1),
       approximateLruCapacityPerServer: int('Fallback: block hashes remembered per endpoint.', 31250, 1),
       pendingWeight: Type.Number({ minimum: 0, maximum: 1, default: 0.9, description: 'Endpoints with live events score max(cached share, pendingWeight × approximate share): requests this data plane sent that the engine has not admitted (so not reported) yet still count, a little below blocks the engine reports; 0 ignores them.' }),
-      homeScore: Type.Optional(Type.Number({ minimum: 0, maximum: 1, description: 'Least score of a prompt\'s home endpoint (rendezvous hash of its first blocks over the endpoints), so replicas that have not seen a prompt yet agree where it goes; unset or 0 turns it off.' })),
+      homeScore: Type.Number({ minimum: 0, maximum: 1, default: 0.2, description: 'Least score of a prompt\'s home endpoint (rendezvous hash of its first 512 characters over the endpoints), so replicas that have not seen a prompt yet agree where it goes; 0 turns it off.' }),
     }, { additionalProperties: false }),
   },
   {

@@ -2,7 +2,7 @@
  * precise-prefix-cache-scorer (llm-d's name), also `kvcache-aware` (Kthena).
  * Parameters: maxPrefixBlocksToMatch (256; Kthena's maxBlocksToMatch, default 128 there),
  * fallback (`approximate` | `none`, default approximate), approximateHashBlockSize (64),
- * approximateLruCapacityPerServer (31250), pendingWeight (0.9), homeScore (0: off; see home-affinity.ts).
+ * approximateLruCapacityPerServer (31250), pendingWeight (0.9), homeScore (0.2; 0 is off; see home-affinity.ts).
  *
  * For an endpoint whose KV events are live (see kv-events/kv-event-hub.ts), with B its engine's
  * block size and the request's token ids t (from the server's tokenizer):
