@@ -20,19 +20,12 @@
  * requests (the engine still checks its own hashes).
  */
 
+import { fmix32 } from '../../shared/util/hash';
+
 const TWO_32 = 4294967296;
 /** The high lane keeps 21 bits so that hi * 2^32 + lo < 2^53. */
 const HIGH_MASK = 0x1fffff;
 
-/** murmur3's 32-bit finaliser: every input bit affects every output bit. */
-function fmix32(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
 
 /**
  * Hash of the block tokens[start..end) chained after `parent` (a previous hash, or a seed).

@@ -6,6 +6,7 @@
 import { Pool } from 'undici';
 import type { InferenceEngine } from '../../shared/api/model-server';
 import { unknownMetrics, type EngineMetrics } from '../engines/engine-metrics';
+import { fnv1a32 } from '../../shared/util/hash';
 
 /** One engine endpoint as the data plane sees it. */
 export class Endpoint {
@@ -40,7 +41,7 @@ export class Endpoint {
     this.id = id;
     this.pod = pod;
     this.origin = origin;
-    this.originHash = fnv1a(origin);
+    this.originHash = fnv1a32(origin);
     this.engine = engine;
     this.trafficPool = pool;
     this.metricsPool = scrapePool;
@@ -65,13 +66,6 @@ export class Endpoint {
     const pools = [this.trafficPool, this.metricsPool === this.trafficPool ? null : this.metricsPool].filter((p): p is Pool => p !== null);
     await Promise.all(pools.map((p) => p.close().catch(() => undefined)));
   }
-}
-
-/** 32-bit FNV-1a over UTF-16 code units. */
-function fnv1a(text: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
-  return h >>> 0;
 }
 
 /** Pool settings for every endpoint. */

@@ -13,17 +13,12 @@
  * consistent hashing with bounded loads (Mirrokni et al.) expressed as a score: load decides as
  * soon as the home is busier than the others by more than the bonus.
  */
+import { fmix32 } from '../../shared/util/hash';
 import type { Endpoint } from '../proxy/endpoint-registry';
 
 /** murmur3's finaliser over the key mixed with an origin hash: a uniform weight per (prompt, endpoint). */
 function weight(key: number, originHash: number): number {
-  let h = (Math.imul(key | 0, 0x9e3779b1) ^ originHash) >>> 0;
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
+  return fmix32((Math.imul(key | 0, 0x9e3779b1) ^ originHash) >>> 0);
 }
 
 /** The index of the home endpoint among those with `keep[i] === 1`, or -1 when none is kept. */

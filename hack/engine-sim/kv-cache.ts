@@ -14,6 +14,8 @@
  * events report them; allocations then carry their sequence's tokens (KvAllocation.source).
  */
 
+import { fmix32 } from '../../shared/util/hash';
+
 /** Blocks held by one sequence. */
 export interface KvAllocation {
   /** Block ids in sequence order. */
@@ -58,15 +60,6 @@ interface Block {
   refCount: number;
 }
 
-/** murmur3's 32-bit finaliser: spreads every input bit over the output. */
-function fmix32(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
 
 /**
  * Chained hash of one block: 16 hex characters from two independent 32-bit lanes (FNV-1a and a
