@@ -1,6 +1,6 @@
 import { transformSync } from '@swc/core';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loraSeed, tokenBlockHash, tokenBlockHashes, unmatchableLoraSeed } from './token-block-hash';
@@ -72,12 +72,15 @@ describe('tokenBlockHash', () => {
  * swc) and return its stdout. Jest's vm context makes Math.imul ~100x slower than in production.
  */
 function inChild(lines: string[]): string {
-  const src = readFileSync(join(__dirname, 'token-block-hash.ts'), 'utf8');
-  const js = transformSync(src, { filename: 'token-block-hash.ts', jsc: { target: 'es2022', parser: { syntax: 'typescript' } }, module: { type: 'commonjs' } }).code;
+  const js = (file: string) => transformSync(readFileSync(file, 'utf8'), { filename: file, jsc: { target: 'es2022', parser: { syntax: 'typescript' } }, module: { type: 'commonjs' } }).code;
   const dir = mkdtempSync(join(tmpdir(), 'tbh-'));
   try {
-    writeFileSync(join(dir, 'tbh.js'), js);
-    const bench = [`const { tokenBlockHash } = require(${JSON.stringify(join(dir, 'tbh.js'))});`, ...lines].join('\n');
+    // The same relative layout as the sources, so the module's import of shared/util/hash resolves.
+    mkdirSync(join(dir, 'dataplane', 'kv-events'), { recursive: true });
+    mkdirSync(join(dir, 'shared', 'util'), { recursive: true });
+    writeFileSync(join(dir, 'shared', 'util', 'hash.js'), js(join(__dirname, '..', '..', 'shared', 'util', 'hash.ts')));
+    writeFileSync(join(dir, 'dataplane', 'kv-events', 'tbh.js'), js(join(__dirname, 'token-block-hash.ts')));
+    const bench = [`const { tokenBlockHash } = require(${JSON.stringify(join(dir, 'dataplane', 'kv-events', 'tbh.js'))});`, ...lines].join('\n');
     return execFileSync(process.execPath, ['-e', bench], { encoding: 'utf8' });
   } finally {
     rmSync(dir, { recursive: true, force: true });
