@@ -41,6 +41,10 @@ export class SchedulerEnv implements PluginEnv {
     this.kvEvents = {
       liveBlockSize: (id) => (hub.state(id) === 'live' ? kvIndex.blockSizeOf(id) : 0),
       match: (blockSize, hashes, runs) => kvIndex.match(blockSize, hashes, runs),
+      maxBlockSize: () => {
+        const sizes = kvIndex.blockSizes();
+        return sizes.length ? sizes[sizes.length - 1]! : 0;
+      },
     };
     registry.onRemoved((ep) => {
       for (const idx of this.indexes.values()) idx.drop(ep.id);

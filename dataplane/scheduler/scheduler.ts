@@ -154,6 +154,13 @@ export class Scheduler {
     return out;
   }
 
+  /** Leading token ids the scorers can use (the traffic path tokenizes no further); 0 when none reads tokens. */
+  tokensNeeded(): number {
+    let n = 0;
+    for (const r of this.recorders) if (r instanceof PrecisePrefixCacheScorer) n = Math.max(n, r.tokensNeeded());
+    return n;
+  }
+
   /** Tells the prefix index which endpoint served the request. */
   served(req: SchedulingRequest, endpoint: Endpoint): void {
     for (const r of this.recorders) r.record(req, endpoint);

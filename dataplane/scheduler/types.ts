@@ -88,6 +88,8 @@ export interface KvEventsView {
    * blocks) it holds: `runs[id]` must be 0 on entry for every id the caller reads.
    */
   match(blockSize: number, hashes: Float64Array, runs: Int32Array): void;
+  /** The largest block size any pod reports, 0 before the first event. */
+  maxBlockSize(): number;
 }
 
 /** Shared state plugins may use, owned by the data plane and kept across snapshots. */

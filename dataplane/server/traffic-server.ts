@@ -201,7 +201,7 @@ async function inference(deps: TrafficDeps, budget: BodyBudget, req: IncomingMes
       // The engine knows its model by the ModelServer's name for it (a /tokenize call names it).
       const engineModel = !match.isLora && server.spec.model !== undefined ? server.spec.model : body.model;
       const started = process.hrtime.bigint();
-      const t = server.tokenizer.tokens(engineModel === body.model ? body.json : { ...body.json, model: engineModel }, server.endpoints);
+      const t = server.tokenizer.tokens(engineModel === body.model ? body.json : { ...body.json, model: engineModel }, server.endpoints, server.scheduler.tokensNeeded());
       tokens = t instanceof Promise ? await t : t;
       deps.metrics.tokenize.labels(server.spec.tokenizer?.kind ?? 'engine', tokens ? 'ok' : 'unavailable').observe(Number(process.hrtime.bigint() - started) / 1e9);
     }

@@ -14,7 +14,8 @@ import { EngineTokenizer } from './engine-tokenizer';
 
 /** Token ids for a request body; null when they cannot be had. */
 export interface RequestTokenizer {
-  tokens(body: Record<string, unknown>, endpoints: readonly Endpoint[]): Promise<Uint32Array | null> | Uint32Array | null;
+  /** `maxTokens`: the caller looks at no more than this many leading ids (a hint; more may come). */
+  tokens(body: Record<string, unknown>, endpoints: readonly Endpoint[], maxTokens?: number): Promise<Uint32Array | null> | Uint32Array | null;
 }
 
 /** Where ids come from: a server's `sluice.dev/tokenizer` setting. */
@@ -41,8 +42,8 @@ export class FileRequestTokenizer implements RequestTokenizer {
   }
 
   /** Ids, or null while loading, after a failed load, or for a body without one text prompt. */
-  tokens(body: Record<string, unknown>): Uint32Array | null {
-    return this.tok === null ? null : this.tok.tokenizeRequest(body);
+  tokens(body: Record<string, unknown>, _endpoints?: readonly Endpoint[], maxTokens?: number): Uint32Array | null {
+    return this.tok === null ? null : this.tok.tokenizeRequest(body, maxTokens);
   }
 
   /** The loaded tokenizer's counters, or null. */

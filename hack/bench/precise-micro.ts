@@ -2,7 +2,8 @@
  * Router CPU per request for precise (KV-event) prefix scoring with long prompts, against the
  * approximate prefix scorer, in one process with the data plane's own code from dist:
  *
- *   precise decision     = tokenize (HfTokenizer with its chunk cache, the real Qwen3 tokenizer)
+ *   precise decision     = tokenize (HfTokenizer with its chunk cache, the real Qwen3 tokenizer,
+ *                          as far as Scheduler.tokensNeeded() says, as the traffic path does)
  *                          + new PrefixHashes(prompt, tokens) + Scheduler.schedule
  *                            (least-request ×1 + precise-prefix-cache-scorer ×1, token-block
  *                            hashing and the lookup in a KvBlockIndex happen inside)
@@ -87,7 +88,7 @@ export async function runPreciseMicro(o: PreciseMicroOptions, progress: (line: s
   };
   const endpoints = microEndpoints(o.endpoints, rand);
   const index = new KvBlockIndex();
-  const kv: KvEventsView = { liveBlockSize: (id) => index.blockSizeOf(id), match: (bs, h, runs) => index.match(bs, h, runs) };
+  const kv: KvEventsView = { liveBlockSize: (id) => index.blockSizeOf(id), match: (bs, h, runs) => index.match(bs, h, runs), maxBlockSize: () => Math.max(0, ...index.blockSizes()) };
   const prefixes = (tail: number) => Array.from({ length: o.groups }, () => words(o.promptTokens - tail));
   const rowsSpec = [
     { name: 'approximate (prefix-cache, 256 blocks of 64 chars)', tail: o.promptTokens / 4, precise: false, args: '    maxBlocksToMatch: 256' },
@@ -122,7 +123,7 @@ export async function runPreciseMicro(o: PreciseMicroOptions, progress: (line: s
       // A flat string, as JSON.parse gives the data plane; the tail is new every time.
       const prompt = JSON.parse(JSON.stringify(groups[i % groups.length]! + words(spec.tail))) as string;
       const t0 = process.hrtime.bigint();
-      const tokens = spec.precise ? tokenizer.tokenizeRequest({ prompt }) : null;
+      const tokens = spec.precise ? tokenizer.tokenizeRequest({ prompt }, scheduler.tokensNeeded()) : null;
       const t1 = process.hrtime.bigint();
       const req: SchedulingRequest = { model: 'm', lora: null, hashes: new PrefixHashes(prompt, tokens) };
       const first = scheduler.schedule(req, endpoints).order[0]!;

@@ -75,6 +75,18 @@ describe('HfTokenizer.encode', () => {
   });
 });
 
+describe('HfTokenizer.encode with maxTokens', () => {
+  it.each([1, 50, 300, 1000, 100_000])('stops after the chunk that reaches %i ids, giving a prefix of the whole', (max) => {
+    const text = sampleText(7, 8000);
+    const whole = tok.encodeWhole(text, true);
+    const some = tok.encode(text, true, max);
+    expect(some.length).toBeGreaterThanOrEqual(Math.min(max, whole.length));
+    expect([...some]).toEqual([...whole.subarray(0, some.length)]);
+    if (max >= whole.length) expect(some.length).toBe(whole.length);
+    else expect(some.length).toBeLessThan(whole.length); // it did stop early
+  });
+});
+
 describe('HfTokenizer.applyChatTemplate (Qwen3 template)', () => {
   it.each([
     [

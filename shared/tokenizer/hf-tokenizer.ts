@@ -91,14 +91,17 @@ export class HfTokenizer {
   /**
    * Token ids of `text`; `addSpecialTokens` adds what the post-processor adds around one sequence
    * (e.g. Llama 3's <|begin_of_text|>; nothing for Qwen), as vLLM does for completions.
+   * With `maxTokens`, a chunked tokenizer may stop after the chunk that reaches it: the result is
+   * then the first ≥ maxTokens ids of the whole (chunks are exact), without what the
+   * post-processor appends at the end; a caller that only looks at a prefix saves the rest.
    */
-  encode(text: string, addSpecialTokens: boolean): Uint32Array {
+  encode(text: string, addSpecialTokens: boolean, maxTokens = Infinity): Uint32Array {
     this.encodes++;
     const plan = this.plan;
     if (!plan.chunked) return this.encodeWhole(text, addSpecialTokens);
     // Without a cache: one chunk (minChars Infinity), through the fast encoder when there is one.
-    if (this.cache.maxChars === 0) return this.encodeChunked(text, addSpecialTokens, plan, Infinity, null);
-    return this.encodeChunked(text, addSpecialTokens, plan, this.chunkChars, this.cache);
+    if (this.cache.maxChars === 0) return this.encodeChunked(text, addSpecialTokens, plan, Infinity, null, maxTokens);
+    return this.encodeChunked(text, addSpecialTokens, plan, this.chunkChars, this.cache, maxTokens);
   }
 
   private encodeChunked(
@@ -107,6 +110,7 @@ export class HfTokenizer {
     plan: Extract<ChunkPlan, { chunked: true }>,
     minChars: number,
     cache: ChunkCache | null,
+    maxTokens: number,
   ): Uint32Array {
     const ends = chunkEnds(text, plan, minChars);
     const parts: Uint32Array[] = [];
@@ -123,9 +127,10 @@ export class HfTokenizer {
       parts.push(ids);
       total += ids.length;
       start = end;
+      if (total >= maxTokens && end < text.length) break;
     }
     const pre = addSpecialTokens ? plan.prefixIds : [];
-    const post = addSpecialTokens ? plan.suffixIds : [];
+    const post = addSpecialTokens && start === text.length ? plan.suffixIds : [];
     const out = new Uint32Array(pre.length + total + post.length);
     out.set(pre, 0);
     let at = pre.length;
@@ -161,7 +166,7 @@ export class HfTokenizer {
     for (let i = 0; i < texts.length; i++) {
       for (const special of [false, true]) {
         const whole = this.encodeWhole(texts[i]!, special);
-        const chunked = this.encodeChunked(texts[i]!, special, plan, 16, null);
+        const chunked = this.encodeChunked(texts[i]!, special, plan, 16, null, Infinity);
         if (whole.length !== chunked.length || whole.some((v, k) => chunked[k] !== v)) return `sample text ${i}`;
       }
     }
@@ -196,7 +201,7 @@ export class HfTokenizer {
    * add_special_tokens). Anything else (several prompts, embeddings input, non-text content, a
    * template error) gives null.
    */
-  tokenizeRequest(body: Record<string, unknown>): Uint32Array | null {
+  tokenizeRequest(body: Record<string, unknown>, maxTokens = Infinity): Uint32Array | null {
     if (Array.isArray(body.messages)) {
       let text: string;
       try {
@@ -209,11 +214,11 @@ export class HfTokenizer {
         // Non-text content (ChatContentError), a template that raised, a missing template.
         return null;
       }
-      return this.encode(text, body.add_special_tokens === true);
+      return this.encode(text, body.add_special_tokens === true, maxTokens);
     }
     let p = body.prompt;
     if (Array.isArray(p) && p.length === 1 && (typeof p[0] === 'string' || Array.isArray(p[0]))) p = p[0];
-    if (typeof p === 'string') return this.encode(p, body.add_special_tokens !== false);
+    if (typeof p === 'string') return this.encode(p, body.add_special_tokens !== false, maxTokens);
     if (Array.isArray(p) && p.length > 0 && p.every((x) => Number.isInteger(x) && x >= 0 && x <= 0xffffffff)) {
       return Uint32Array.from(p as number[]);
     }

@@ -30,6 +30,7 @@ function setup(params: Partial<PrecisePrefixCacheParams> = {}) {
   const view: KvEventsView = {
     liveBlockSize: (id) => (live.has(id) ? index.blockSizeOf(id) : 0),
     match: (bs, h, runs) => index.match(bs, h, runs),
+    maxBlockSize: () => Math.max(0, ...index.blockSizes()),
   };
   const approx = new PrefixIndex(1000);
   const scorer = new PrecisePrefixCacheScorer('kv', { maxPrefixBlocksToMatch: 256, fallback: 'approximate', approximateHashBlockSize: 4, approximateLruCapacityPerServer: 1000, pendingWeight: 0, ...params }, approx, view);
@@ -57,6 +58,15 @@ describe('precise-prefix-cache-scorer', () => {
     expect(scores(scorer, eps, req(tokens(18)))).toEqual([1, 0.5, 0]); // a partial block is not counted
     expect(scores(scorer, eps, req([99, ...tokens(15, 2)]))).toEqual([0, 0, 0]); // first block differs: nothing reusable
     expect(scores(scorer, eps, req(tokens(3)))).toEqual([0, 0, 0]); // no whole block
+  });
+
+  it('needs only maxPrefixBlocksToMatch blocks of tokens, and scores a prompt cut there the same', () => {
+    const { index, live, scorer, eps } = setup({ maxPrefixBlocksToMatch: 3 });
+    expect(scorer.tokensNeeded()).toBe(Infinity); // no engine has reported a block size yet
+    index.apply(0, stored(0, tokens(8)));
+    [0, 1].forEach((id) => live.add(id));
+    expect(scorer.tokensNeeded()).toBe(3 * B);
+    expect(scores(scorer, eps, req(tokens(40)))).toEqual(scores(scorer, eps, req(tokens(13))));
   });
 
   it('caps the blocks looked at with maxPrefixBlocksToMatch', () => {

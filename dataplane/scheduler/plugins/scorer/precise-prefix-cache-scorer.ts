@@ -128,6 +128,16 @@ export class PrecisePrefixCacheScorer implements ScorerPlugin {
     applyHome(homeKey(req.hashes.get(size, this.params.maxPrefixBlocksToMatch), Math.floor(HOME_CHARS / size)), score, endpoints, keep, out);
   }
 
+  /**
+   * How many leading token ids this scorer can look at: maxPrefixBlocksToMatch blocks of the
+   * largest block size an engine reports (Infinity before any has reported). The traffic path
+   * tokenizes no further, so a 32k-token prompt is not tokenized whole to match its first 4k.
+   */
+  tokensNeeded(): number {
+    const bs = this.kv?.maxBlockSize() ?? 0;
+    return bs > 0 ? this.params.maxPrefixBlocksToMatch * bs : Infinity;
+  }
+
   /** Feeds the approximate index (the fallback) with the endpoint that serves this request. */
   record(req: SchedulingRequest, endpoint: Endpoint): void {
     this.approximate.record(req, endpoint);
