@@ -10,7 +10,7 @@ import { KvBlockIndex } from '../kv-events/kv-block-index';
 import { KvEventHub, type KvEventSource } from '../kv-events/kv-event-hub';
 import type { Endpoint, EndpointRegistry } from '../proxy/endpoint-registry';
 import type { RoutingTable } from '../routing/routing-table';
-import { tokenizerFor } from '../tokenizer/request-tokenizer';
+import { describeTokenizers, tokenizerFor } from '../tokenizer/request-tokenizer';
 import { PrefixIndex } from './prefix-index';
 import type { KvEventsView, PluginEnv, Random } from './types';
 import type { RequestTokenizer } from '../tokenizer/request-tokenizer';
@@ -94,9 +94,9 @@ export class SchedulerEnv implements PluginEnv {
     return Object.fromEntries([...this.indexes].map(([size, idx]) => [String(size), idx.sizes()]));
   }
 
-  /** Subscriptions, counters and index sizes, for the debug dump. */
+  /** Subscriptions, counters, index sizes and tokenizers, for the debug dump. */
   dumpKvEvents(): Record<string, unknown> {
-    return this.hub.dump();
+    return { ...this.hub.dump(), tokenizers: describeTokenizers() };
   }
 
   /** Closes every subscription. */

@@ -30,6 +30,7 @@ describe('FileRequestTokenizer', () => {
     await t.ready;
     expect(Array.from(t.tokens({ prompt: 'Hello world!' })!)).toEqual([9707, 1879, 0]);
     expect(t.tokens({ input: 'x' })).toBeNull();
+    expect(t.describe()).toMatchObject({ kind: 'file', path: QWEN3_DIR, state: 'loaded', chunked: true });
   });
 
   it('logs a load failure once and then gives null', async () => {
@@ -40,11 +41,12 @@ describe('FileRequestTokenizer', () => {
     expect(t.tokens({ prompt: 'y' })).toBeNull();
     expect(log.warn).toHaveBeenCalledTimes(1);
     expect(log.warn.mock.calls[0][0]).toMatchObject({ path: '/nonexistent/tok', err: expect.stringContaining('does not exist') });
+    expect(t.describe()).toMatchObject({ state: 'failed', error: expect.stringContaining('does not exist') });
   });
 });
 
 describe('EngineRequestTokenizer', () => {
-  it('asks the first endpoint', async () => {
+  it('asks the endpoints in turn', async () => {
     const seen: string[] = [];
     const mk = async (name: string) => {
       const s = http.createServer((req, res) => {
@@ -65,6 +67,9 @@ describe('EngineRequestTokenizer', () => {
     try {
       expect(Array.from((await t.tokens({ prompt: 'x' }, [ep(s1, 1), ep(s2, 2)]))!)).toEqual([1]);
       expect(seen).toEqual(['first']);
+      // A new prompt (the same one is answered from the client's cache): the next endpoint.
+      expect(Array.from((await t.tokens({ prompt: 'y' }, [ep(s1, 1), ep(s2, 2)]))!)).toEqual([2]);
+      expect(seen).toEqual(['first', 'second']);
       expect(t.tokens({ prompt: 'x' }, [])).toBeNull();
     } finally {
       await client.close();

@@ -24,6 +24,8 @@ export type { TokenizerSpec };
 /** In-process tokenization with a tokenizer.json; see the file header. */
 export class FileRequestTokenizer implements RequestTokenizer {
   private tok: HfTokenizer | null = null;
+  /** Why loading failed, for the debug dump (the path and the loader's message, never file content). */
+  private failure: string | null = null;
   /** Settles when loading has finished, either way (tests and readiness wait on it). */
   readonly ready: Promise<void>;
 
@@ -36,6 +38,7 @@ export class FileRequestTokenizer implements RequestTokenizer {
       },
       (e: Error) => {
         // Once per path: the instance is shared, so requests do not repeat it.
+        this.failure = e.message;
         log.warn({ path, err: e.message }, 'tokenizer failed to load; requests get no token ids');
       },
     );
@@ -44,6 +47,12 @@ export class FileRequestTokenizer implements RequestTokenizer {
   /** Ids, or null while loading, after a failed load, or for a body without one text prompt. */
   tokens(body: Record<string, unknown>, _endpoints?: readonly Endpoint[], maxTokens?: number): Uint32Array | null {
     return this.tok === null ? null : this.tok.tokenizeRequest(body, maxTokens);
+  }
+
+  /** State for the debug dump: loading, loaded (with counters) or failed (with why). */
+  describe(): Record<string, unknown> {
+    if (this.tok) return { kind: 'file', path: this.path, state: 'loaded', ...this.tok.stats() };
+    return { kind: 'file', path: this.path, state: this.failure === null ? 'loading' : 'failed', error: this.failure ?? undefined };
   }
 
   /** The loaded tokenizer's counters, or null. */
@@ -81,6 +90,11 @@ export function tokenizerFor(spec: TokenizerSpec, log: Pick<Logger, 'warn' | 'in
     byKey.set(key, t);
   }
   return t;
+}
+
+/** Every tokenizer in use, for `/debug/config_dump/kvevents`. */
+export function describeTokenizers(): Record<string, unknown>[] {
+  return [...byKey.values()].map((t) => (t instanceof FileRequestTokenizer ? t.describe() : { kind: 'engine', ...(t as EngineRequestTokenizer).client.stats() }));
 }
 
 /** Forget every shared tokenizer, closing the engine client (process shutdown, tests). */
