@@ -101,6 +101,21 @@ describe('operator on a real API server', () => {
     expect(cm.metadata.annotations['sluice.dev/snapshot-hash']).toBe(snap.hash);
   });
 
+  it('an edit Sluice refuses gets Accepted=False for its own generation, and the last valid version keeps serving', async () => {
+    // The CRD schema cannot parse a regex, so the API server stores this; Sluice's validation refuses it.
+    await kubectl(['patch', 'modelroute', 'deepseek-simple', '--type=json', '-p', JSON.stringify([{ op: 'add', path: '/spec/rules/0/modelMatch', value: { uri: { regex: '(' } } }])]);
+    const generation = Number(await kubectl(['get', 'modelroute', 'deepseek-simple', '-o', 'jsonpath={.metadata.generation}']));
+    const refused = await waitFor('Accepted False', async () => {
+      const c = await condition('modelroute', 'deepseek-simple', 'Accepted') as { status: string; reason: string; message: string; observedGeneration?: number } | undefined;
+      return c?.status === 'False' ? c : null;
+    });
+    expect(refused).toMatchObject({ reason: 'Invalid', observedGeneration: generation });
+    expect(refused.message).toMatch(new RegExp(`^generation ${generation} refused: spec\\.rules\\[0\\]\\.modelMatch\\.uri\\.regex: not a valid regular expression`));
+    expect((await complete('deepseek-simple')).status).toBe(200);
+    await kubectl(['patch', 'modelroute', 'deepseek-simple', '--type=json', '-p', JSON.stringify([{ op: 'remove', path: '/spec/rules/0/modelMatch' }])]);
+    await waitFor('Accepted True again', async () => (await condition('modelroute', 'deepseek-simple', 'Accepted'))?.status === 'True');
+  });
+
   it('deleting a ModelServer turns the dependent routes\' ResolvedRefs False, with the fix named', async () => {
     await kubectl(['delete', 'modelserver', 'deepseek-r1-7b']);
     const c = await waitFor('ResolvedRefs False', async () => {
