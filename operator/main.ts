@@ -17,7 +17,7 @@ import { SnapshotFileCopy } from './snapshot-file-copy';
 import { Reconciler } from './reconciler';
 import { loadKubeConfig, startKubeOperator, type KubeOperator } from './kube/kube-operator';
 import { KubeRest } from './kube/kube-rest';
-import { LeaderElector, leaderIdentity } from './kube/leader-election';
+import { LeaderElector, leaderIdentity, leaseTimingFor } from './kube/leader-election';
 import { parseOperatorSettings, type OperatorSettings } from './settings';
 import { DirectorySource, type FileIssue } from './sources/directory-source';
 
@@ -154,7 +154,7 @@ if (require.main === module) {
       process.exit(1);
     });
     const elector = k.leaderElect
-      ? new LeaderElector(new KubeRest(loadKubeConfig(k.kubeconfig)), k.namespace, 'sluice-operator', leaderIdentity(), { leaseDurationSeconds: k.leaseDurationSeconds, retryPeriodSeconds: Math.max(1, Math.floor(k.leaseDurationSeconds / 5)) }, log)
+      ? new LeaderElector(new KubeRest(loadKubeConfig(k.kubeconfig)), k.namespace, 'sluice-operator', leaderIdentity(), leaseTimingFor(k.leaseDurationSeconds), log)
       : null;
     if (elector) {
       log.info({ identity: elector.identity }, 'campaigning for the sluice-operator lease');
