@@ -7,6 +7,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createLogger } from '../shared/log/logger';
+import { httpDataplaneClient } from './dataplane-client';
 import { Publisher } from './publisher';
 import { Reconciler } from './reconciler';
 
@@ -52,7 +53,7 @@ describe('publisher and reconciler on 409', () => {
 
   function start(url: string): Reconciler {
     let reconciler: Reconciler | null = null;
-    const publisher = new Publisher({ targets: [url], token: null, snapshotFile: null, log, onStale: (v) => reconciler?.renumberAbove(v) });
+    const publisher = new Publisher({ targets: [url], client: httpDataplaneClient({ token: null }), durable: null, log, onStale: (v) => reconciler?.renumberAbove(v) });
     publishers.push(publisher);
     reconciler = new Reconciler(publisher, log, 'default');
     reconciler.reconcile({ routes: [], servers: [], pods: [] });
@@ -90,7 +91,7 @@ describe('publisher and reconciler on 409', () => {
   });
 
   it.each([[1e300], [Number.MAX_SAFE_INTEGER], [-1], [1.5]])('starts numbering from 1 when the previous version is %s', (version) => {
-    const publisher = new Publisher({ targets: [], token: null, snapshotFile: null, log, onStale: () => undefined });
+    const publisher = new Publisher({ targets: [], client: httpDataplaneClient({ token: null }), durable: null, log, onStale: () => undefined });
     const r = new Reconciler(publisher, log, 'default', { version, hash: 'x' });
     expect(r.reconcile({ routes: [], servers: [], pods: [] }).snapshot.version).toBe(1);
   });

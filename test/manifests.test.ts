@@ -245,6 +245,8 @@ describe('RBAC', () => {
     ...each(['get', 'list', 'watch'], { resource: 'configmaps' }),
     ...each(['get', 'list', 'watch'], { group: 'inference.networking.k8s.io', resource: 'inferencepools' }),
     ...each(['get', 'list', 'watch'], { group: 'inference.networking.x-k8s.io', resource: 'inferencepools' }),
+    { verb: 'patch', group: 'inference.networking.k8s.io', resource: 'inferencepools', subresource: 'status', namespace: 'team-a', name: 'pool' },
+    { verb: 'patch', group: 'inference.networking.x-k8s.io', resource: 'inferencepools', subresource: 'status', namespace: 'team-a', name: 'pool' },
     ...each(['create', 'patch'], { resource: 'events', namespace: 'team-a' }),
     ...each(['create', 'patch'], { group: 'events.k8s.io', resource: 'events', namespace: 'team-a' }),
     { verb: 'create', resource: 'configmaps', namespace: NS },
@@ -265,6 +267,8 @@ describe('RBAC', () => {
     { verb: 'update', group: 'coordination.k8s.io', resource: 'leases', namespace: NS, name: 'someone-else' },
     { verb: 'update', group: 'coordination.k8s.io', resource: 'leases', namespace: 'kube-system', name: 'sluice-operator' },
     { verb: 'update', group: 'inference.networking.k8s.io', resource: 'inferencepools', namespace: 'team-a', name: 'pool' },
+    // Pool status only by merge patch (with the resourceVersion read), never a whole-object update.
+    { verb: 'update', group: 'inference.networking.k8s.io', resource: 'inferencepools', subresource: 'status', namespace: 'team-a', name: 'pool' },
     // Secrets: the push token comes from a mounted file.
     ...each(['get', 'list', 'watch'], { resource: 'secrets' }),
     { verb: 'get', resource: 'secrets', namespace: NS, name: 'sluice-push-token' },

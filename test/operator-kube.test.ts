@@ -2,8 +2,8 @@
  * The operator on a real kube-apiserver, driven by the real kubectl: the seed 004 objects applied
  * with kubectl become Programmed, traffic flows through a data plane (a local process whose Pod
  * object the test creates and marks Ready: there is no kubelet), the snapshot lands in a
- * ConfigMap, status explains a missing ModelServer, and an engine Pod turning not-Ready leaves
- * the snapshot.
+ * ConfigMap, status explains a missing ModelServer or a refused edit, an InferencePool gets
+ * Sluice's entry in its status, and an engine Pod turning not-Ready leaves the snapshot.
  */
 
 import { join } from 'node:path';
@@ -25,6 +25,42 @@ const ENGINES = [
   { name: 'deepseek-r1-1-5b-0', app: 'deepseek-r1-1-5b', ip: `127.${NET}.0.11`, model: 'deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B' },
   { name: 'deepseek-r1-7b-0', app: 'deepseek-r1-7b', ip: `127.${NET}.0.21`, model: 'deepseek-ai/DeepSeek-R1-Distill-Qwen-7B' },
 ];
+
+/**
+ * InferencePool comes with the Gateway API Inference Extension, not with Sluice. This CRD carries
+ * the status part of its v1 schema (parents with a parentRef and metav1.Condition entries, whose
+ * required fields and reason pattern the API server enforces), so a status Sluice writes in the
+ * wrong shape is refused or pruned here as it would be in a cluster. The spec is left open.
+ */
+const CONDITION = {
+  type: 'object', required: ['type', 'status', 'lastTransitionTime', 'reason', 'message'],
+  properties: {
+    type: { type: 'string', maxLength: 316 }, status: { type: 'string', enum: ['True', 'False', 'Unknown'] },
+    observedGeneration: { type: 'integer', format: 'int64', minimum: 0 }, lastTransitionTime: { type: 'string', format: 'date-time' },
+    reason: { type: 'string', maxLength: 1024, minLength: 1, pattern: '^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$' }, message: { type: 'string', maxLength: 32768 },
+  },
+};
+const POOL_CRD = {
+  apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', metadata: {
+    name: 'inferencepools.inference.networking.k8s.io',
+    // *.k8s.io groups need this; the value says plainly that this is not the approved upstream CRD.
+    annotations: { 'api-approved.kubernetes.io': 'unapproved, test stand-in for the Gateway API Inference Extension CRD' },
+  },
+  spec: {
+    group: 'inference.networking.k8s.io', scope: 'Namespaced',
+    names: { plural: 'inferencepools', singular: 'inferencepool', kind: 'InferencePool', listKind: 'InferencePoolList' },
+    versions: [{
+      name: 'v1', served: true, storage: true, subresources: { status: {} },
+      schema: { openAPIV3Schema: { type: 'object', properties: {
+        spec: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true },
+        status: { type: 'object', properties: { parents: { type: 'array', maxItems: 32, items: { type: 'object', required: ['parentRef'], properties: {
+          parentRef: { type: 'object', required: ['name'], properties: { group: { type: 'string' }, kind: { type: 'string' }, name: { type: 'string' }, namespace: { type: 'string' } } },
+          conditions: { type: 'array', maxItems: 8, items: CONDITION },
+        } } } } },
+      } } },
+    }],
+  },
+};
 
 async function kubectl(args: string[], input?: string): Promise<string> {
   const r = await kube.kubectl(args, input === undefined ? {} : { input });
@@ -58,7 +94,8 @@ const condition = async (kind: string, name: string, type: string) => {
 beforeAll(async () => {
   kube = await startKubeApiserver();
   await kubectl(['apply', '-f', join(ROOT, 'crds')]);
-  await kubectl(['wait', '--for=condition=Established', 'crd/modelroutes.networking.serving.volcano.sh', 'crd/modelservers.networking.serving.volcano.sh', '--timeout=30s']);
+  await kubectl(['apply', '-f', '-'], JSON.stringify(POOL_CRD));
+  await kubectl(['wait', '--for=condition=Established', 'crd/modelroutes.networking.serving.volcano.sh', 'crd/modelservers.networking.serving.volcano.sh', 'crd/inferencepools.inference.networking.k8s.io', '--timeout=30s']);
   await kubectl(['create', 'namespace', 'sluice-system']);
   sim = await startEngineSim({ timeScale: 50, pods: ENGINES.map((e) => ({ name: e.name, ip: e.ip, port: 8000, model: e.model })) });
   for (const e of ENGINES) await readyPod('default', e.name, { app: e.app }, e.ip);
@@ -99,6 +136,40 @@ describe('operator on a real API server', () => {
     const snap = JSON.parse(cm.data['snapshot.json']!) as { version: number; hash: string; routes: { key: string }[] };
     expect(snap.routes.map((r) => r.key).sort()).toEqual(['default/deepseek-multi-models', 'default/deepseek-simple']);
     expect(cm.metadata.annotations['sluice.dev/snapshot-hash']).toBe(snap.hash);
+  });
+
+  it('an edit Sluice refuses gets Accepted=False for its own generation, and the last valid version keeps serving', async () => {
+    // The CRD schema cannot parse a regex, so the API server stores this; Sluice's validation refuses it.
+    await kubectl(['patch', 'modelroute', 'deepseek-simple', '--type=json', '-p', JSON.stringify([{ op: 'add', path: '/spec/rules/0/modelMatch', value: { uri: { regex: '(' } } }])]);
+    const generation = Number(await kubectl(['get', 'modelroute', 'deepseek-simple', '-o', 'jsonpath={.metadata.generation}']));
+    const refused = await waitFor('Accepted False', async () => {
+      const c = await condition('modelroute', 'deepseek-simple', 'Accepted') as { status: string; reason: string; message: string; observedGeneration?: number } | undefined;
+      return c?.status === 'False' ? c : null;
+    });
+    expect(refused).toMatchObject({ reason: 'Invalid', observedGeneration: generation });
+    expect(refused.message).toMatch(new RegExp(`^generation ${generation} refused: spec\\.rules\\[0\\]\\.modelMatch\\.uri\\.regex: not a valid regular expression`));
+    expect((await complete('deepseek-simple')).status).toBe(200);
+    await kubectl(['patch', 'modelroute', 'deepseek-simple', '--type=json', '-p', JSON.stringify([{ op: 'remove', path: '/spec/rules/0/modelMatch' }])]);
+    await waitFor('Accepted True again', async () => (await condition('modelroute', 'deepseek-simple', 'Accepted'))?.status === 'True');
+  });
+
+  it('writes an InferencePool\'s conditions as its own entry in status.parents, keeping a Gateway\'s', async () => {
+    const pool = { apiVersion: 'inference.networking.k8s.io/v1', kind: 'InferencePool', metadata: { name: 'pool-a', namespace: 'default' }, spec: { targetPorts: [{ number: 8000 }], selector: { matchLabels: { app: 'deepseek-r1-1-5b' } } } };
+    await kubectl(['apply', '-f', '-'], JSON.stringify(pool));
+    const gateway = { parentRef: { group: 'gateway.networking.k8s.io', kind: 'Gateway', name: 'gw', namespace: 'default' }, conditions: [{ type: 'Accepted', status: 'True', reason: 'Accepted', message: 'by the gateway', lastTransitionTime: '2026-01-01T00:00:00Z', observedGeneration: 1 }] };
+    // Another controller's entry; whether it lands before or after Sluice's first write, both must end up there.
+    await kubectl(['patch', 'inferencepool', 'pool-a', '--subresource=status', '--type=merge', '-p', JSON.stringify({ status: { parents: [gateway] } })]);
+    type Parent = { parentRef: Record<string, string>; conditions: { type: string; status: string; message: string; observedGeneration?: number }[] };
+    const got = await waitFor('Sluice\'s entry next to the Gateway\'s', async () => {
+      const p = JSON.parse(await kubectl(['get', 'inferencepool', 'pool-a', '-o', 'json'])) as { metadata: { generation: number }; status?: { parents?: Parent[] } };
+      const parents = p.status?.parents ?? [];
+      return parents.length === 2 && parents.some((e) => e.parentRef.group === 'sluice.dev') ? { parents, generation: p.metadata.generation } : null;
+    }, 15_000);
+    expect(got.parents.find((e) => e.parentRef.group === 'gateway.networking.k8s.io')).toEqual(gateway);
+    const ours = got.parents.find((e) => e.parentRef.group === 'sluice.dev')!;
+    expect(ours.parentRef).toEqual({ group: 'sluice.dev', kind: 'Router', name: 'sluice', namespace: 'sluice-system' });
+    expect(ours.conditions.find((c) => c.type === 'Ready')).toMatchObject({ status: 'True', message: '1/1 selected pods ready', observedGeneration: got.generation });
+    await kubectl(['delete', 'inferencepool', 'pool-a']);
   });
 
   it('deleting a ModelServer turns the dependent routes\' ResolvedRefs False, with the fix named', async () => {

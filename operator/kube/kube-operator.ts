@@ -1,19 +1,22 @@
 /**
  * The operator on a Kubernetes API server: informers → debounced compile → snapshot ConfigMap
- * (only when the hash changed) → push to every ready data-plane pod → status conditions. The
- * compile and push steps are the ones the directory source uses (Reconciler, Publisher).
+ * (only when the hash changed) → push to every data-plane pod → periodic check of what each one
+ * serves → status conditions. The compile, push and check steps are the ones the directory
+ * source uses (Reconciler, Publisher).
  */
 import { KubeConfig } from '@kubernetes/client-node';
 import type { Issue } from '../../shared/api/validate';
 import type { Logger } from '../../shared/log/logger';
 import type { CompiledStatus } from '../../shared/snapshot/conditions';
+import { httpDataplaneClient } from '../dataplane-client';
 import { Publisher, type TargetState } from '../publisher';
 import { Reconciler } from '../reconciler';
 import { DataplaneTargets } from './dataplane-targets';
 import { KubeRest } from './kube-rest';
-import { KubeSource } from './kube-source';
+import { KubeSource, type ObjectIssue } from './kube-source';
 import { SnapshotConfigMap } from './snapshot-configmap';
-import { StatusWriter, type StatusTarget } from './status-writer';
+import { StatusWriter } from './status-writer';
+import { statusTargets } from './status-targets';
 
 /** Settings of the Kubernetes mode. */
 export interface KubeOperatorOptions {
@@ -28,6 +31,8 @@ export interface KubeOperatorOptions {
   routerConfigNamespace: string;
   pushToken: string | null;
   debounceMs: number;
+  /** How often each data plane is asked which snapshot it serves (jittered ± 10 %). */
+  verifyIntervalMs: number;
   log: Logger;
 }
 
@@ -52,38 +57,36 @@ export async function startKubeOperator(opts: KubeOperatorOptions): Promise<Kube
   const rest = new KubeRest(kc);
   const log = opts.log;
   const cm = new SnapshotConfigMap(rest, opts.namespace, opts.snapshotConfigMap);
-  const statusWriter = new StatusWriter(rest, log);
+  const statusWriter = new StatusWriter(rest, log, opts.namespace);
   const source = new KubeSource(kc, rest, log, opts.debounceMs);
   const targets = new DataplaneTargets(kc, rest, opts.namespace, opts.dataplaneSelector, opts.dataplaneAdminPort, log);
 
   let reconciler: Reconciler | null = null;
   let lastStatuses = new Map<string, CompiledStatus>();
-  let lastRefused = new Map<string, Issue[]>();
+  let lastIssues: ObjectIssue[] = [];
   let running: Promise<void> = Promise.resolve();
 
   const writeStatus = async (states: readonly TargetState[]) => {
     const snap = reconciler?.current();
     if (!snap) return;
     const { objects } = source.snapshot();
-    const list: StatusTarget[] = [...objects.routes, ...objects.servers].map((o) => ({
-      kind: o.kind,
-      namespace: o.metadata.namespace ?? 'default',
-      name: o.metadata.name,
-      generation: o.metadata.generation,
-      existing: ((o.status?.conditions ?? []) as StatusTarget['existing']),
-    }));
+    const list = statusTargets(objects, lastIssues, opts.namespace);
+    const refused = new Map<string, Issue[]>(lastIssues.map((i) => [i.object, i.issues]));
+    // Only replicas that reported serving this hash count; a restarted one drops out until re-pushed.
     const applied = states.filter((t) => t.appliedHash === snap.hash).length;
-    await statusWriter.write(list, lastStatuses, lastRefused, { applied, total: states.length, version: snap.version, selector: opts.dataplaneSelector });
+    await statusWriter.write(list, lastStatuses, refused, { applied, total: states.length, version: snap.version, noTargets: `no data-plane pod matches ${opts.dataplaneSelector}`, durable: publisher.durable() });
   };
   // Status writes are serialised so two reconciles never race on one object's conditions.
   const queueStatus = (states: readonly TargetState[]) => {
     running = running.then(() => writeStatus(states)).catch((err: Error) => log.warn({ err: err.message }, 'status update failed'));
   };
 
-  const publisher = new Publisher({
+  // The ConfigMap is the publisher's durable copy: written before each push, its failure shown
+  // in every route's Programmed condition.
+  const publisher: Publisher = new Publisher({
     targets: [],
-    token: opts.pushToken,
-    snapshotFile: null,
+    client: httpDataplaneClient({ token: opts.pushToken }),
+    durable: cm,
     log,
     onStale: (v) => reconciler?.renumberAbove(v),
     onProgress: queueStatus,
@@ -92,15 +95,12 @@ export async function startKubeOperator(opts: KubeOperatorOptions): Promise<Kube
 
   const reconcile = () => {
     const { objects, issues } = source.snapshot();
-    lastRefused = new Map(issues.map((i) => [i.object, i.issues]));
+    lastIssues = issues;
     for (const i of issues) log.warn({ object: i.object, issues: i.issues }, 'object refused; its last valid version stays in force');
     const result = reconciler!.reconcile(objects);
     lastStatuses = result.statuses;
     for (const si of result.schedulerIssues) log.warn({ object: si.object, issues: si.issues }, 'scheduler configuration refused');
-    running = running
-      .then(() => cm.write(result.snapshot))
-      .then(() => writeStatus(publisher.targets()))
-      .catch((err: Error) => log.warn({ err: err.message }, 'publishing the snapshot ConfigMap failed; retried on the next change'));
+    queueStatus(publisher.targets());
   };
 
   await targets.start((urls) => {
@@ -109,6 +109,7 @@ export async function startKubeOperator(opts: KubeOperatorOptions): Promise<Kube
   });
   await source.start(reconcile);
   reconcile();
+  publisher.startVerifying(opts.verifyIntervalMs);
 
   return {
     async settled() {

@@ -18,8 +18,17 @@ export class KubeError extends Error {
 /** Content types the API server accepts for PATCH. */
 export const MERGE_PATCH = 'application/merge-patch+json';
 
+/**
+ * The one call the operator's writers need. KubeRest implements it on a real API server; unit
+ * tests pass a fake that records requests and answers with canned bodies or KubeErrors.
+ */
+export interface KubeClient {
+  /** Sends one request; resolves with the decoded JSON body, rejects with a KubeError for a non-2xx answer. */
+  call<T = unknown>(method: string, path: string, body?: unknown, contentType?: string): Promise<T>;
+}
+
 /** JSON over HTTPS to the API server of a kubeconfig. */
-export class KubeRest {
+export class KubeRest implements KubeClient {
   private readonly server: URL;
 
   constructor(private readonly kc: KubeConfig) {

@@ -40,6 +40,8 @@ const WATCHED: Watched[] = [
 export interface ObjectIssue {
   object: string;
   issues: Issue[];
+  /** The refused object as stored: its generation and status, which the last valid copy does not have. */
+  current: KubernetesObject;
 }
 
 type Informer = ReturnType<typeof makeInformer<KubernetesObject>>;
@@ -132,7 +134,7 @@ export class KubeSource {
           obj = r.object as KubernetesObject;
           this.lastGood.set(key, obj);
         } else {
-          issues.push({ object: key, issues: r.issues });
+          issues.push({ object: key, issues: r.issues, current: raw });
           obj = this.lastGood.get(key);
         }
         if (!obj) continue;
