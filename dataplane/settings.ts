@@ -34,6 +34,12 @@ export interface DataplaneSettings {
   readonly maxJsonDepth: number;
   /** Upstream connect timeout in ms. */
   readonly connectTimeoutMs: number;
+  /**
+   * Longest wait for an engine's response headers when the ModelServer sets no
+   * `trafficPolicy.timeout`, ms; then 504 SLUICE_UPSTREAM_TIMEOUT. Never cuts a response whose
+   * headers arrived (docs/traffic-policy.md).
+   */
+  readonly upstreamFirstByteTimeoutMs: number;
   /** Keep-alive connections per endpoint. */
   readonly connectionsPerEndpoint: number;
   /** Log level for pino. */
@@ -63,6 +69,9 @@ const FLAGS = {
   'keep-alive-timeout-ms': '65000',
   'max-json-depth': '64',
   'connect-timeout-ms': '2000',
+  // 5 min: a non-streamed answer sends its headers only when generation is done (thousands of
+  // tokens at tens per second), and a busy engine may queue a request for a while first.
+  'upstream-first-byte-timeout-ms': '300000',
   'connections-per-endpoint': '64',
   'log-level': 'info',
   'access-log': 'true',
@@ -140,6 +149,7 @@ export function parseDataplaneSettings(argv: readonly string[], env: NodeJS.Proc
     keepAliveTimeoutMs: attempt(() => positiveInt('keep-alive-timeout-ms', values['keep-alive-timeout-ms']!)) ?? 0,
     maxJsonDepth: attempt(() => positiveInt('max-json-depth', values['max-json-depth']!)) ?? 0,
     connectTimeoutMs: attempt(() => positiveInt('connect-timeout-ms', values['connect-timeout-ms']!)) ?? 0,
+    upstreamFirstByteTimeoutMs: attempt(() => positiveInt('upstream-first-byte-timeout-ms', values['upstream-first-byte-timeout-ms']!)) ?? 0,
     connectionsPerEndpoint: attempt(() => positiveInt('connections-per-endpoint', values['connections-per-endpoint']!)) ?? 0,
     logLevel: values['log-level']!,
     accessLog: values['access-log'] !== 'false',

@@ -247,6 +247,7 @@ async function inference(deps: TrafficDeps, budget: BodyBudget, req: IncomingMes
       stream: body.stream,
       startedAt,
       onFailover: (reason: 'connect' | 'status') => deps.metrics.failovers.labels(server.key, reason).inc(),
+      firstByteTimeoutMs: deps.settings.upstreamFirstByteTimeoutMs,
     };
     let sending: Promise<ForwardOutcome>;
     let picked: Endpoint;
