@@ -10,7 +10,7 @@
  * apply first, then RBAC, then objects, then the operator.
  */
 import yaml from 'js-yaml';
-import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { allCrds } from '../shared/api/crd';
 import { defaultSchedulerConfig, schedulerConfigFromConfigMap } from '../shared/config/scheduler-config-source';
@@ -440,26 +440,6 @@ describe('the real operator with the Deployment\'s arguments and the ServiceAcco
       await proc.stop();
       tmp.cleanup();
     }
-  });
-});
-
-describe('images', () => {
-  /** Every `image:` in the YAML files under manifests/, with its file. */
-  const images = (dir: string): [string, string][] => readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
-    const path = join(dir, e.name);
-    if (e.isDirectory()) return images(path);
-    if (!/\.ya?ml$/.test(e.name)) return [];
-    return [...readFileSync(path, 'utf8').matchAll(/^\s*(?:-\s*)?image:\s*["']?([^\s"']+)/gm)].map((m): [string, string] => [relative(ROOT, path), m[1]!]);
-  });
-
-  it('pins Sluice\'s image to the package version, and no manifest uses :latest or an untagged image', () => {
-    const all = images(join(ROOT, 'manifests'));
-    const tagged = (image: string) => image.includes('@sha256:') || /:[^/:]+$/.test(image);
-    expect(all.filter(([, image]) => image.endsWith(':latest') || !tagged(image))).toEqual([]);
-    const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
-    const ours = all.filter(([, image]) => image.startsWith('ghcr.io/sluice/sluice'));
-    expect(ours.map(([file]) => file).sort()).toEqual(['manifests/base/dataplane.yaml', 'manifests/base/operator.yaml']);
-    for (const [file, image] of ours) expect([file, image]).toEqual([file, `ghcr.io/sluice/sluice:${version}`]);
   });
 });
 
