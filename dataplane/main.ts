@@ -74,13 +74,17 @@ export async function startDataplane(settings: DataplaneSettings): Promise<Datap
   }
   governance = new Governance({ store, metrics, log });
   const traffic = createTrafficServer({ settings, store, metrics, log, governance, loraLoader: new LoraLoader((result) => metrics.loraLoads.labels(result).inc()) });
-  const admin = createAdminApp({ pushToken: settings.pushToken, store, registry, metrics, log, schedulerEnv, governance });
+  const admin = createAdminApp({ pushToken: settings.pushToken, readToken: settings.readToken, store, registry, metrics, log, schedulerEnv, governance });
   const drainer = new ConnectionDrainer(traffic);
   const trafficPort = await listen(traffic, settings.listen.host, settings.listen.port);
   scraper.start();
   const adminHttp = createServer(admin);
   const adminPort = await listen(adminHttp, settings.admin.host, settings.admin.port);
-  log.info({ traffic: `${settings.listen.host}:${trafficPort}`, admin: `${settings.admin.host}:${adminPort}`, pushAuth: settings.pushToken ? 'bearer' : 'none' }, 'data plane listening');
+  // Once, at start: fine on loopback for a local run, a hole anywhere the admin port is reachable.
+  if (!settings.pushToken) {
+    log.warn({ admin: `${settings.admin.host}:${adminPort}` }, `no push token (--push-token-file): anyone who reaches the admin listener may replace the routing${settings.readToken ? '' : ' and read the full snapshot and the debug dumps'}`);
+  }
+  log.info({ traffic: `${settings.listen.host}:${trafficPort}`, admin: `${settings.admin.host}:${adminPort}`, pushAuth: settings.pushToken ? 'bearer' : 'none', readAuth: settings.pushToken || settings.readToken ? 'bearer' : 'none' }, 'data plane listening');
   return {
     store,
     trafficPort,

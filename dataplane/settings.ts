@@ -13,6 +13,11 @@ export interface DataplaneSettings {
   readonly admin: { host: string; port: number };
   /** Bearer token the operator must present on PUT /v1/snapshot; null accepts any caller. */
   readonly pushToken: string | null;
+  /**
+   * Bearer token that may read the full snapshot and the debug dumps but not push. With neither
+   * token set those reads are open (admin-tokens.ts).
+   */
+  readonly readToken: string | null;
   /** Snapshot file read at start (the mounted ConfigMap copy); null for none. */
   readonly snapshotFile: string | null;
   /** Largest request body accepted, in bytes. */
@@ -29,6 +34,12 @@ export interface DataplaneSettings {
   readonly maxJsonDepth: number;
   /** Upstream connect timeout in ms. */
   readonly connectTimeoutMs: number;
+  /**
+   * Longest wait for an engine's response headers when the ModelServer sets no
+   * `trafficPolicy.timeout`, ms; then 504 SLUICE_UPSTREAM_TIMEOUT. Never cuts a response whose
+   * headers arrived (docs/traffic-policy.md).
+   */
+  readonly upstreamFirstByteTimeoutMs: number;
   /** Keep-alive connections per endpoint. */
   readonly connectionsPerEndpoint: number;
   /** Log level for pino. */
@@ -48,6 +59,8 @@ const FLAGS = {
   admin: '127.0.0.1:8081',
   'push-token': '',
   'push-token-file': '',
+  'read-token': '',
+  'read-token-file': '',
   'snapshot-file': '',
   'max-body-bytes': String(8 * 1024 * 1024),
   'max-inflight-body-bytes': String(128 * 1024 * 1024),
@@ -56,6 +69,9 @@ const FLAGS = {
   'keep-alive-timeout-ms': '65000',
   'max-json-depth': '64',
   'connect-timeout-ms': '2000',
+  // 5 min: a non-streamed answer sends its headers only when generation is done (thousands of
+  // tokens at tens per second), and a busy engine may queue a request for a while first.
+  'upstream-first-byte-timeout-ms': '300000',
   'connections-per-endpoint': '64',
   'log-level': 'info',
   'access-log': 'true',
@@ -110,14 +126,21 @@ export function parseDataplaneSettings(argv: readonly string[], env: NodeJS.Proc
       return undefined;
     }
   };
-  let pushToken: string | null = values['push-token'] || null;
-  if (values['push-token-file']) {
-    pushToken = attempt(() => readFileSync(values['push-token-file']!, 'utf8').trim()) ?? null;
-  }
+  const token = (name: 'push-token' | 'read-token'): string | null => {
+    const file = values[`${name}-file`];
+    if (!file) return values[name] || null;
+    const text = attempt(() => readFileSync(file, 'utf8').trim());
+    // An empty file would silently mean "no token": everything open. Say so instead.
+    if (text === '') errors.push(`--${name}-file ${file} is empty`);
+    return text || null;
+  };
+  const pushToken = token('push-token');
+  const readToken = token('read-token');
   const settings: DataplaneSettings = {
     listen: attempt(() => hostPort('listen', values.listen!)) ?? { host: '', port: 0 },
     admin: attempt(() => hostPort('admin', values.admin!)) ?? { host: '', port: 0 },
     pushToken,
+    readToken,
     snapshotFile: values['snapshot-file'] || null,
     maxBodyBytes: attempt(() => positiveInt('max-body-bytes', values['max-body-bytes']!)) ?? 0,
     maxInflightBodyBytes: attempt(() => positiveInt('max-inflight-body-bytes', values['max-inflight-body-bytes']!)) ?? 0,
@@ -126,6 +149,7 @@ export function parseDataplaneSettings(argv: readonly string[], env: NodeJS.Proc
     keepAliveTimeoutMs: attempt(() => positiveInt('keep-alive-timeout-ms', values['keep-alive-timeout-ms']!)) ?? 0,
     maxJsonDepth: attempt(() => positiveInt('max-json-depth', values['max-json-depth']!)) ?? 0,
     connectTimeoutMs: attempt(() => positiveInt('connect-timeout-ms', values['connect-timeout-ms']!)) ?? 0,
+    upstreamFirstByteTimeoutMs: attempt(() => positiveInt('upstream-first-byte-timeout-ms', values['upstream-first-byte-timeout-ms']!)) ?? 0,
     connectionsPerEndpoint: attempt(() => positiveInt('connections-per-endpoint', values['connections-per-endpoint']!)) ?? 0,
     logLevel: values['log-level']!,
     accessLog: values['access-log'] !== 'false',
@@ -139,6 +163,9 @@ export function parseDataplaneSettings(argv: readonly string[], env: NodeJS.Proc
   };
   if (settings.maxInflightBodyBytes && settings.maxBodyBytes && settings.maxInflightBodyBytes < settings.maxBodyBytes) {
     errors.push(`--max-inflight-body-bytes (${settings.maxInflightBodyBytes}) is below --max-body-bytes (${settings.maxBodyBytes}): a largest allowed body could never be read`);
+  }
+  if (pushToken && readToken && pushToken === readToken) {
+    errors.push('--read-token is the same as --push-token: whoever may read could also push; use two different tokens');
   }
   if (errors.length) throw new Error(`invalid data-plane settings:\n  ${errors.join('\n  ')}`);
   return Object.freeze(settings);

@@ -95,6 +95,8 @@ async function main(): Promise<void> {
   });
 
   const url = `http://127.0.0.1:${port}`;
+  // The debug dumps need the push (or a read) token; the line reads it from the file, so the
+  // token itself never lands in the terminal's scroll-back.
   const curl = (model: string, extra = '') => `curl -s ${url}/v1/completions -H 'Content-Type: application/json'${extra} -d '{"model": "${model}", "prompt": "San Francisco is a", "temperature": 0}'`;
   console.log(`
 Sluice is running: ${pods.length} simulated engine pods, one data plane, the operator watching
@@ -108,7 +110,7 @@ Try it:
   curl -sN ${url}/v1/chat/completions -H 'Content-Type: application/json' -d '{"model": "deepseek-simple", "messages": [{"role": "user", "content": "Hi"}], "stream": true}'
   curl -s ${url}/v1/models
   ${curl('qwen3-kv')}
-  curl -s http://127.0.0.1:${adminPort}/debug/config_dump/kvevents
+  curl -s http://127.0.0.1:${adminPort}/debug/config_dump/kvevents -H "Authorization: Bearer $(cat '${tokenFile}')"
 
 Edit a YAML file in that folder and routing follows within a second.
 Metrics: curl -s http://127.0.0.1:${adminPort}/metrics   Status: cat ${join(work, 'status.json')}

@@ -250,7 +250,7 @@ async function refusal(call: Promise<unknown>): Promise<{ status: number; code: 
 }
 
 async function authDump() {
-  const res = await request(`${sluice.adminUrl}/debug/config_dump/auth`);
+  const res = await request(`${sluice.adminUrl}/debug/config_dump/auth`, { headers: { authorization: `Bearer ${sluice.token}` } });
   return (await res.body.json()) as {
     mode: string;
     identityHeaders: { userHeader: string | null; tierHeader: string | null; read: boolean };

@@ -83,7 +83,7 @@ async function send(model: string, user: string, tokens: number, signal?: AbortS
 const jain = (xs: number[]) => xs.reduce((a, b) => a + b, 0) ** 2 / (xs.length * xs.reduce((a, b) => a + b * b, 0));
 
 async function queueStats(): Promise<Record<string, { queued: number; totals: Record<string, number> }>> {
-  const res = await request(`${sluice.adminUrl}/debug/config_dump/queues`);
+  const res = await request(`${sluice.adminUrl}/debug/config_dump/queues`, { headers: { authorization: `Bearer ${sluice.token}` } });
   return ((await res.body.json()) as { queues: Record<string, { queued: number; totals: Record<string, number> }> }).queues;
 }
 
@@ -128,7 +128,7 @@ describe('fairness queue', () => {
     // Fill both pods' two slots with long requests, then queue one more and hang up.
     const busy = Array.from({ length: 4 }, () => send('fair', 'busy', 400, hold.signal).catch(() => null));
     await waitFor('the slots to fill', async () => {
-      const res = await request(`${sluice.adminUrl}/debug/config_dump/pods`);
+      const res = await request(`${sluice.adminUrl}/debug/config_dump/pods`, { headers: { authorization: `Bearer ${sluice.token}` } });
       const pods = ((await res.body.json()) as { pods: { server: string; inFlight: number }[] }).pods;
       return pods.filter((p) => p.server === 'default/fair').every((p) => p.inFlight === 2);
     });
@@ -150,7 +150,7 @@ describe('fairness queue', () => {
     const hold = new AbortController();
     const busy = send('ttl', 'a', 2000, hold.signal).catch(() => null);
     await waitFor('the slot to fill', async () => {
-      const res = await request(`${sluice.adminUrl}/debug/config_dump/pods`);
+      const res = await request(`${sluice.adminUrl}/debug/config_dump/pods`, { headers: { authorization: `Bearer ${sluice.token}` } });
       const pods = ((await res.body.json()) as { pods: { server: string; inFlight: number }[] }).pods;
       return pods.find((p) => p.server === 'default/ttl')?.inFlight === 1;
     });

@@ -40,7 +40,7 @@ async function putSnapshot(body: string, token = sluice.token) {
 }
 
 async function fullSnapshot(): Promise<Record<string, unknown>> {
-  return (await (await request(`${sluice.adminUrl}/v1/snapshot?full=1`)).body.json()) as Record<string, unknown>;
+  return (await (await request(`${sluice.adminUrl}/v1/snapshot?full=1`, { headers: { authorization: `Bearer ${sluice.token}` } })).body.json()) as Record<string, unknown>;
 }
 
 describe('live changes', () => {

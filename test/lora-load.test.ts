@@ -84,7 +84,7 @@ describe('LoRA adapters loaded on demand', () => {
     expect(await holders('fresh-a')).toEqual([first.pod]);
     // Once a scrape has seen it too, lora-affinity keeps the adapter's requests on that pod.
     await waitFor('a scrape listing the adapter', async () => {
-      const res = await request(`${sluice.adminUrl}/debug/config_dump/pods`);
+      const res = await request(`${sluice.adminUrl}/debug/config_dump/pods`, { headers: { authorization: `Bearer ${sluice.token}` } });
       const pods = ((await res.body.json()) as { pods: { pod: string; metrics: { lora: { registered?: string[] } | null } }[] }).pods;
       return pods.some((p) => p.pod === `default/${first.pod}` && p.metrics.lora?.registered?.includes('fresh-a'));
     });

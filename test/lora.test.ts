@@ -82,7 +82,7 @@ afterAll(async () => {
 interface PodDump { pod: string; metrics: { stale: boolean; lora: { active: string[]; registered?: string[]; maxLoras: number | null } | null } }
 
 async function loraView(): Promise<Map<string, PodDump['metrics']>> {
-  const d = (await (await request(`${sluice.adminUrl}/debug/config_dump/pods`)).body.json()) as { pods: PodDump[] };
+  const d = (await (await request(`${sluice.adminUrl}/debug/config_dump/pods`, { headers: { authorization: `Bearer ${sluice.token}` } })).body.json()) as { pods: PodDump[] };
   return new Map(d.pods.map((p) => [p.pod, p.metrics]));
 }
 

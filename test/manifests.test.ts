@@ -82,6 +82,8 @@ describe('manifests/base', () => {
     'Service sluice-system/sluice',
     'PodDisruptionBudget sluice-system/sluice-dataplane',
     'ConfigMap sluice-system/sluice-router-config',
+    'NetworkPolicy sluice-system/sluice-dataplane',
+    'NetworkPolicy sluice-system/sluice-operator',
   ].sort();
 
   it('renders with kubectl kustomize: these objects, no Secret, and the CRDs exactly as generated in crds/', async () => {
@@ -112,6 +114,7 @@ describe('manifests/base', () => {
     expect(applied.stdout).not.toMatch(/unchanged|configured/);
     // Step 2 of manifests/README.md.
     await ok(['-n', NS, 'create', 'secret', 'generic', 'sluice-push-token', '--from-literal=token=0123456789abcdef0123456789abcdef']);
+    await ok(['-n', NS, 'create', 'secret', 'generic', 'sluice-read-token', '--from-literal=token=fedcba9876543210fedcba9876543210']);
     const established = await ok(['wait', '--for=condition=Established', '--timeout=60s', `crd/modelroutes.${GROUP}`, `crd/modelservers.${GROUP}`]);
     expect(established.match(/condition met/g)).toHaveLength(2);
     expect((await ok(['get', '-k', BASE, '-o', 'name'])).trim().split('\n')).toHaveLength(expected.length);
@@ -168,6 +171,8 @@ describe('manifests/base', () => {
       expect(file.endsWith('/token')).toBe(true);
       expect(volumeAt(pod, c, dirname(file)).secret).toMatchObject({ secretName: 'sluice-push-token' });
     }
+    // The data plane's read token (dumps, full snapshot) is a Secret of its own, also from step 2.
+    expect(volumeAt(dpPod, dpC, dirname(flag(dpC, '--read-token-file'))).secret).toMatchObject({ secretName: 'sluice-read-token' });
 
     // The data plane reads the snapshot ConfigMap that the operator's Role lets it write.
     const snapshotVolume = volumeAt(dpPod, dpC, dirname(flag(dpC, '--snapshot-file')));
@@ -198,6 +203,29 @@ describe('manifests/base', () => {
     expect(service.spec.ports).toEqual([expect.objectContaining({ name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' })]);
     expect(dpC.readinessProbe.httpGet).toMatchObject({ path: '/readyz', port: 'http' });
     expect(dpC.livenessProbe.httpGet).toMatchObject({ path: '/healthz', port: 'http' });
+
+    // NetworkPolicy: the traffic port open to all, the admin port only to the operator's pods (in
+    // this namespace) and Prometheus in monitoring; nothing may connect to the operator.
+    const np = await getJson(['-n', NS, 'networkpolicy', 'sluice-dataplane']);
+    expect(matches(np.spec.podSelector.matchLabels, dpLabels)).toBe(true);
+    expect(matches(np.spec.podSelector.matchLabels, op.spec.template.metadata.labels)).toBe(false);
+    expect(np.spec.policyTypes).toEqual(['Ingress']);
+    const [trafficRule, adminRule, ...more] = np.spec.ingress as Obj[];
+    expect(more).toEqual([]);
+    expect(trafficRule).toEqual({ ports: [{ port: 'http', protocol: 'TCP' }] });
+    expect(adminRule!.ports).toEqual([{ port: 'admin', protocol: 'TCP' }]);
+    const [operatorPeer, prometheusPeer, ...otherPeers] = adminRule!.from as Obj[];
+    expect(otherPeers).toEqual([]);
+    expect(operatorPeer!.namespaceSelector).toBeUndefined();
+    expect(matches(operatorPeer!.podSelector.matchLabels, op.spec.template.metadata.labels)).toBe(true);
+    expect(matches(operatorPeer!.podSelector.matchLabels, dpLabels)).toBe(false);
+    expect(prometheusPeer).toEqual({
+      namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } },
+      podSelector: { matchLabels: { 'app.kubernetes.io/name': 'prometheus' } },
+    });
+    const opNp = await getJson(['-n', NS, 'networkpolicy', 'sluice-operator']);
+    expect(matches(opNp.spec.podSelector.matchLabels, op.spec.template.metadata.labels)).toBe(true);
+    expect([opNp.spec.policyTypes, opNp.spec.ingress ?? []]).toEqual([['Ingress'], []]);
 
     expect(dp.spec.replicas).toBe(2);
     expect((await getJson(['-n', NS, 'pdb', 'sluice-dataplane'])).spec.minAvailable).toBe(1);

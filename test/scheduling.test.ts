@@ -74,7 +74,7 @@ async function send(prompt: string) {
 }
 
 async function dump(what: string) {
-  return (await (await request(`${sluice.adminUrl}/debug/config_dump/${what}`)).body.json()) as Record<string, unknown>;
+  return (await (await request(`${sluice.adminUrl}/debug/config_dump/${what}`, { headers: { authorization: `Bearer ${sluice.token}` } })).body.json()) as Record<string, unknown>;
 }
 
 async function reconfigure(file: string, text: string | null) {

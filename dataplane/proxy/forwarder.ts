@@ -6,8 +6,11 @@
  * reached the client (or a connection that breaks before the headers) is retried on the next
  * endpoint while `trafficPolicy.retry.attempts` lasts, after `retryInterval`; the last 5xx is
  * passed through unchanged, as is every 4xx. `trafficPolicy.timeout` bounds the whole exchange:
- * before the headers it answers 504, after it cuts the stream. A client that goes away aborts the
- * upstream request.
+ * before the headers it answers 504, after it cuts the stream. A ModelServer without one gets the
+ * data plane's first-byte deadline (`--upstream-first-byte-timeout-ms`) instead: 504 when no
+ * response headers were relayed in time, and nothing at all once they were, so a hung engine
+ * cannot hold a request for ever but a long stream is never cut. A client that goes away aborts
+ * the upstream request.
  */
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import { errors as undiciErrors } from 'undici';
@@ -65,6 +68,11 @@ export interface ForwardRequest {
   readonly startedAt: number;
   /** Called once per attempt abandoned for another endpoint. */
   readonly onFailover: (reason: 'connect' | 'status') => void;
+  /**
+   * Longest wait for relayed response headers, from the call, when the ModelServer sets no
+   * `trafficPolicy.timeout`; 0 or unset for none.
+   */
+  readonly firstByteTimeoutMs?: number;
 }
 
 class Stop extends Error {}
@@ -81,15 +89,23 @@ export async function forward(fr: ForwardRequest, res: ServerResponse): Promise<
   const outcome: ForwardOutcome = { endpoint: null, status: 0, attempts: 0, upstreamHeadersMs: null, usage: null, streamEvents: 0, aborted: false };
   let current: RelayHandler | null = null;
   let wake: (() => void) | null = null;
-  let stop: 'timeout' | 'client' | null = null;
-  const halt = (why: 'timeout' | 'client') => {
+  let stop: 'timeout' | 'first-byte' | 'client' | null = null;
+  const halt = (why: 'timeout' | 'first-byte' | 'client') => {
     if (stop) return;
     stop = why;
     current?.abort(new Stop(why));
     wake?.();
   };
   const timeoutMs = server.spec.timeoutMs;
-  const timer = timeoutMs ? setTimeout(() => halt('timeout'), Math.max(0, fr.startedAt + timeoutMs - Date.now())) : null;
+  // The ModelServer's own timeout keeps its meaning (the whole exchange); only without one does
+  // the default first-byte deadline apply, and it does nothing once headers reached the client.
+  const firstByteMs = timeoutMs ? 0 : fr.firstByteTimeoutMs ?? 0;
+  const timer = timeoutMs ? setTimeout(() => halt('timeout'), Math.max(0, fr.startedAt + timeoutMs - Date.now()))
+    : firstByteMs ? setTimeout(() => { if (!res.headersSent) halt('first-byte'); }, firstByteMs)
+      : null;
+  const timeoutError = (detail: string) => new SluiceError('SLUICE_UPSTREAM_TIMEOUT', stop === 'timeout'
+    ? `ModelServer ${server.key} did not answer within its trafficPolicy.timeout of ${timeoutMs}ms (${detail})`
+    : `ModelServer ${server.key} sent no response headers within ${firstByteMs}ms (the data plane's --upstream-first-byte-timeout-ms, which applies because the ModelServer sets no trafficPolicy.timeout) (${detail})`);
   const onClose = () => {
     if (!res.writableFinished) halt('client');
   };
@@ -129,13 +145,13 @@ export async function forward(fr: ForwardRequest, res: ServerResponse): Promise<
         outcome.aborted = true;
         return outcome;
       }
-      if (stop === 'timeout') {
+      if (stop === 'timeout' || stop === 'first-byte') {
         if (res.headersSent) {
           res.destroy();
           outcome.aborted = true;
           return outcome;
         }
-        throw new SluiceError('SLUICE_UPSTREAM_TIMEOUT', `ModelServer ${server.key} did not answer within its trafficPolicy.timeout of ${timeoutMs}ms (last endpoint ${ep.pod})`);
+        throw timeoutError(`last endpoint ${ep.pod}`);
       }
       if (result.kind === 'failed' && result.relaying) {
         // The stream broke after it started; the client sees a cut connection, as the engine's failure.
@@ -174,7 +190,7 @@ export async function forward(fr: ForwardRequest, res: ServerResponse): Promise<
         outcome.aborted = true;
         return outcome;
       }
-      if (stop === 'timeout') throw new SluiceError('SLUICE_UPSTREAM_TIMEOUT', `ModelServer ${server.key} did not answer within its trafficPolicy.timeout of ${timeoutMs}ms (retrying after: ${failures.join('; ')})`);
+      if (stop === 'timeout' || stop === 'first-byte') throw timeoutError(`retrying after: ${failures.join('; ')}`);
     }
   } finally {
     if (timer) clearTimeout(timer);

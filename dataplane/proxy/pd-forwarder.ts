@@ -18,7 +18,8 @@
  * 5xx or no `kv_transfer_params`, or a decode that fails before answering, moves on to the next
  * pair (connect failures free, others while `trafficPolicy.retry.attempts` lasts); a prefill 4xx
  * is the client's answer (the request itself is wrong). `trafficPolicy.timeout` bounds the whole
- * exchange, prefill included.
+ * exchange, prefill included. Without it, each half gets the first-byte deadline
+ * (`--upstream-first-byte-timeout-ms`) on its response headers.
  */
 import type { ServerResponse } from 'node:http';
 import { randomInt } from 'node:crypto';
@@ -181,11 +182,13 @@ async function prefill(ep: Endpoint, fr: PdForwardRequest, json: Record<string, 
   const left = deadline - Date.now();
   if (left <= 0) throw new SluiceError('SLUICE_UPSTREAM_TIMEOUT', `ModelServer ${fr.server.key} did not answer within its trafficPolicy.timeout of ${fr.server.spec.timeoutMs}ms (during prefill on ${ep.pod})`);
   const timeout = Number.isFinite(left) ? left : 0;
+  // No ModelServer deadline: a hung prefill pod still must not hold the request for ever.
+  const firstByte = Number.isFinite(left) ? 0 : fr.firstByteTimeoutMs ?? 0;
   ep.inFlight += 1;
   try {
     const res = await ep.pool.request({
       method: 'POST', path: fr.path, headers: { ...fr.headers, 'content-length': String(body.length) }, body,
-      headersTimeout: timeout, bodyTimeout: timeout,
+      headersTimeout: timeout || firstByte, bodyTimeout: timeout,
     });
     const text = await res.body.text();
     if (res.statusCode >= 500) throw new PairFailed(`prefill ${ep.pod} answered ${res.statusCode}: ${text.slice(0, 200)}`, false);
@@ -194,6 +197,9 @@ async function prefill(ep: Endpoint, fr: PdForwardRequest, json: Record<string, 
   } catch (err) {
     if (err instanceof PairFailed || err instanceof SluiceError || err instanceof PrefillRefused) throw err;
     const code = (err as { code?: string }).code;
+    if (code === 'UND_ERR_HEADERS_TIMEOUT' && firstByte) {
+      throw new SluiceError('SLUICE_UPSTREAM_TIMEOUT', `ModelServer ${fr.server.key}: prefill pod ${ep.pod} sent no response headers within ${firstByte}ms (the data plane's --upstream-first-byte-timeout-ms; the ModelServer sets no trafficPolicy.timeout)`);
+    }
     if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
       throw new SluiceError('SLUICE_UPSTREAM_TIMEOUT', `ModelServer ${fr.server.key} did not answer within its trafficPolicy.timeout of ${fr.server.spec.timeoutMs}ms (during prefill on ${ep.pod})`);
     }

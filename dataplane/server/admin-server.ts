@@ -2,13 +2,15 @@
  * The admin listener: snapshot intake from the operator, Prometheus metrics and debug dumps.
  * Not on the request path, so it uses express for readable routing.
  *
- *   PUT  /v1/snapshot               bearer token; 200 applied/unchanged, 400 invalid, 409 stale
- *   GET  /v1/snapshot               version and hash serving (?full=1 for the whole snapshot)
- *   GET  /metrics                   Prometheus text format
- *   GET  /debug/config_dump/{modelroutes,modelservers,pods,scheduler,auth,queues,kvevents}
- *   GET  /healthz
+ *   PUT  /v1/snapshot               push token; 200 applied/unchanged, 400 invalid, 409 stale
+ *   GET  /v1/snapshot               open: version and hash serving
+ *   GET  /v1/snapshot?full=1        read or push token: the whole snapshot
+ *   GET  /metrics                   open: Prometheus text format
+ *   GET  /debug/config_dump/{modelroutes,modelservers,pods,scheduler,auth,queues,kvevents}   read or push token
+ *   GET  /healthz                   open
+ *
+ * Which token may do what, and why, is in admin-tokens.ts.
  */
-import { timingSafeEqual, createHash } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { ERROR_CODES, errorBody, type ErrorCode } from '../../shared/errors/codes';
 import type { Logger } from '../../shared/log/logger';
@@ -17,10 +19,13 @@ import type { SnapshotStore } from '../routing/snapshot-store';
 import type { SchedulerEnv } from '../scheduler/scheduler-env';
 import type { DataplaneMetrics } from './metrics';
 import type { Governance } from './governance';
+import { AdminTokens } from './admin-tokens';
 
 /** What the admin listener needs. */
 export interface AdminDeps {
   readonly pushToken: string | null;
+  /** Token that may read the full snapshot and the dumps but not push; null for none. */
+  readonly readToken?: string | null;
   readonly store: SnapshotStore;
   readonly registry: EndpointRegistry;
   readonly metrics: DataplaneMetrics;
@@ -35,24 +40,27 @@ function send(res: Response, code: ErrorCode, message: string, extra: Record<str
   res.status(ERROR_CODES[code].status).json(body);
 }
 
-const digest = (s: string) => createHash('sha256').update(s).digest();
+/** RFC 7235 §3.1: a 401 names the scheme the client should use. */
+const CHALLENGE = { 'www-authenticate': 'Bearer realm="sluice-admin"' };
 
 /** Creates the admin express app. */
 export function createAdminApp(deps: AdminDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
-  const tokenDigest = deps.pushToken ? digest(deps.pushToken) : null;
+  const tokens = new AdminTokens(deps.pushToken, deps.readToken ?? null);
 
-  const requireToken = (req: Request, res: Response, next: NextFunction) => {
-    if (!tokenDigest) return next();
-    const header = req.headers.authorization ?? '';
-    const given = header.startsWith('Bearer ') ? header.slice(7) : '';
-    // Compare digests so the comparison takes the same time whatever the length of the guess.
-    if (!timingSafeEqual(digest(given), tokenDigest)) return send(res, 'SLUICE_UNAUTHORIZED', 'missing or wrong bearer token for the admin API (operator flag --push-token-file)');
-    next();
+  const requirePush = (req: Request, res: Response, next: NextFunction) => {
+    if (tokens.canPush(req.headers.authorization)) return next();
+    res.set(CHALLENGE);
+    send(res, 'SLUICE_UNAUTHORIZED', 'PUT /v1/snapshot needs Authorization: Bearer <push token> (the operator\'s and data plane\'s --push-token-file)');
+  };
+  const requireRead = (req: Request, res: Response, next: NextFunction) => {
+    if (tokens.canRead(req.headers.authorization)) return next();
+    res.set(CHALLENGE);
+    send(res, 'SLUICE_UNAUTHORIZED', `${req.path}${req.query.full ? '?full=1' : ''} needs Authorization: Bearer <token>, the data plane's read token (--read-token-file) or its push token`);
   };
 
-  app.put('/v1/snapshot', requireToken, express.json({ limit: '256mb' }), (req, res) => {
+  app.put('/v1/snapshot', requirePush, express.json({ limit: '256mb' }), (req, res) => {
     const result = deps.store.apply(req.body);
     deps.metrics.snapshotApplies.labels(result.status).inc();
     switch (result.status) {
@@ -73,7 +81,8 @@ export function createAdminApp(deps: AdminDeps): express.Express {
     }
   });
 
-  app.get('/v1/snapshot', (req, res) => {
+  // The version and hash stay open (scripts and tests poll them); the content needs a token.
+  app.get('/v1/snapshot', (req, res, next) => (req.query.full ? requireRead(req, res, next) : next()), (req, res) => {
     const table = deps.store.current();
     if (!table) return send(res, 'SLUICE_NOT_READY', 'no snapshot applied yet');
     const s = table.snapshot;
@@ -94,7 +103,7 @@ export function createAdminApp(deps: AdminDeps): express.Express {
     res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
   });
 
-  app.get('/debug/config_dump/:what', (req, res) => {
+  app.get('/debug/config_dump/:what', requireRead, (req, res) => {
     const table = deps.store.current();
     if (!table) return send(res, 'SLUICE_NOT_READY', 'no snapshot applied yet');
     switch (req.params.what) {

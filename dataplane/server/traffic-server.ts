@@ -115,6 +115,17 @@ async function handle(deps: TrafficDeps, budget: BodyBudget, req: IncomingMessag
     case '/v1/models': {
       const table = deps.store.current();
       if (!table) return fail(deps, res, 'SLUICE_NOT_READY', 'no routing snapshot received yet');
+      // With auth on, the list of served models and adapters is for authenticated callers too,
+      // unless the router configuration opens it (auth.publicModelList; docs/auth.md).
+      if (table.snapshot.auth && !table.snapshot.auth.publicModelList) {
+        try {
+          const who = deps.governance.authenticate(req.headers);
+          if (who instanceof Promise) await who;
+        } catch (err) {
+          if (err instanceof SluiceError) return fail(deps, res, err.code, err.message);
+          throw err;
+        }
+      }
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': table.modelsBody.length }).end(table.modelsBody);
       return;
     }
@@ -236,6 +247,7 @@ async function inference(deps: TrafficDeps, budget: BodyBudget, req: IncomingMes
       stream: body.stream,
       startedAt,
       onFailover: (reason: 'connect' | 'status') => deps.metrics.failovers.labels(server.key, reason).inc(),
+      firstByteTimeoutMs: deps.settings.upstreamFirstByteTimeoutMs,
     };
     let sending: Promise<ForwardOutcome>;
     let picked: Endpoint;

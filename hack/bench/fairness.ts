@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { Pool, request } from 'undici';
 import { poissonArrivals } from './gsp-workload';
 import { sleep, stopAll, waitUntil } from './processes';
-import { startStack } from './stack';
+import { BENCH_ADMIN_HEADERS, startStack } from './stack';
 import { readyPodYaml } from '../sim-pods';
 import { round, summarize } from './stats';
 
@@ -138,7 +138,7 @@ export async function runFairness(o: FairnessOptions): Promise<FairnessResult> {
     for (const phase of ['fair', 'fifo'] as const) {
       writeFileSync(join(objectsDir, 'router.yaml'), routerConfig(phase === 'fifo'));
       await waitUntil(`${phase} router configuration applied`, async () => {
-        const res = await request(`${dp.adminUrl}/debug/config_dump/queues`);
+        const res = await request(`${dp.adminUrl}/debug/config_dump/queues`, { headers: BENCH_ADMIN_HEADERS });
         const j = (await res.body.json()) as { fairness: { inputTokenWeight: number } | null; queues: Record<string, { queued: number }> };
         return j.fairness !== null && (j.fairness.inputTokenWeight === 0) === (phase === 'fifo') && Object.values(j.queues).every((q) => q.queued === 0);
       }, 20_000);

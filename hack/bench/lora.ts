@@ -25,7 +25,7 @@ import { join } from 'node:path';
 import { Pool, request } from 'undici';
 import { mulberry32, poissonArrivals, randomWords } from './gsp-workload';
 import { sleep, stopAll, waitUntil } from './processes';
-import { startStack, type Stack } from './stack';
+import { BENCH_ADMIN_HEADERS, startStack, type Stack } from './stack';
 import { round, summarize } from './stats';
 import { readyPodYaml } from '../sim-pods';
 
@@ -268,7 +268,7 @@ async function simStates(n: number): Promise<SimState[]> {
 }
 
 async function adminJson<T>(url: string): Promise<T> {
-  return (await (await request(url)).body.json()) as T;
+  return (await (await request(url, { headers: BENCH_ADMIN_HEADERS })).body.json()) as T;
 }
 
 /** Waits until the row's configuration is live and every pod has been scraped with its LoRA state. */

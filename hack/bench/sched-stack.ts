@@ -66,6 +66,8 @@ export interface RowStack {
 }
 
 const TOKEN = 'bench-token';
+/** The debug dumps need the push (or a read) token. */
+const ADMIN_HEADERS = { authorization: `Bearer ${TOKEN}` };
 
 /** ModelRoute → ModelServer (annotated with where KV events come from) → the pods. */
 export function schedulingObjectsYaml(o: Pick<StackOptions, 'podIps' | 'podPort' | 'model' | 'simTokenizer'>): string {
@@ -127,8 +129,8 @@ export function simConfigJson(o: Pick<StackOptions, 'podIps' | 'podPort' | 'mode
 }
 
 /** GET a JSON document; throws with the body on any status but 200. */
-export async function getJson(url: string): Promise<unknown> {
-  const res = await request(url);
+export async function getJson(url: string, headers?: Record<string, string>): Promise<unknown> {
+  const res = await request(url, { headers });
   const text = await res.body.text();
   if (res.statusCode !== 200) throw new Error(`${url} answered ${res.statusCode}: ${text.slice(0, 300)}`);
   return JSON.parse(text);
@@ -193,7 +195,7 @@ export async function startRowStack(o: StackOptions, dir: string, row: SchedRow,
 /** Throws unless the data plane runs exactly the row's configuration for the benchmark's server. */
 export async function checkSchedulerConfig(adminUrl: string, row: SchedRow): Promise<void> {
   const want = rowSchedulerConfig(row);
-  const dump = (await getJson(`${adminUrl}/debug/config_dump/scheduler`)) as { configs: Record<string, { plugins: unknown; profiles: unknown; source: string }>; servers: Record<string, string> };
+  const dump = (await getJson(`${adminUrl}/debug/config_dump/scheduler`, ADMIN_HEADERS)) as { configs: Record<string, { plugins: unknown; profiles: unknown; source: string }>; servers: Record<string, string> };
   const key = dump.servers['default/bench'];
   const got = key !== undefined ? dump.configs[key] : undefined;
   const same = got && got.source === 'kthena' && JSON.stringify(got.plugins) === JSON.stringify(want.plugins) && JSON.stringify(got.profiles) === JSON.stringify(want.profiles);
@@ -203,7 +205,7 @@ export async function checkSchedulerConfig(adminUrl: string, row: SchedRow): Pro
 /** Waits until the data plane has fresh metrics for all pods (metric scorers are live). */
 export async function waitForFreshMetrics(adminUrl: string, pods: number): Promise<void> {
   await waitUntil(`fresh metrics of ${pods} pods on ${adminUrl}`, async () => {
-    const d = (await getJson(`${adminUrl}/debug/config_dump/pods`)) as { pods: { metrics: { stale: boolean } }[] };
+    const d = (await getJson(`${adminUrl}/debug/config_dump/pods`, ADMIN_HEADERS)) as { pods: { metrics: { stale: boolean } }[] };
     return d.pods.length === pods && d.pods.every((p) => !p.metrics.stale);
   }, 15_000);
 }
@@ -261,7 +263,7 @@ function findSubscriptions(v: unknown, out: KvSubscription[] = []): KvSubscripti
 
 /** The data plane's KV-event subscriptions. */
 export async function kvSubscriptions(adminUrl: string): Promise<KvSubscription[]> {
-  return findSubscriptions(await getJson(`${adminUrl}/debug/config_dump/kvevents`));
+  return findSubscriptions(await getJson(`${adminUrl}/debug/config_dump/kvevents`, ADMIN_HEADERS));
 }
 
 /** Waits until the data plane follows the KV events of all `pods` pods live. */

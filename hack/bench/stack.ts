@@ -77,6 +77,9 @@ export interface StackOptions {
 
 const TOKEN = 'bench-token';
 
+/** Headers for the data planes' debug dumps, which need the push (or a read) token. */
+export const BENCH_ADMIN_HEADERS: Readonly<Record<string, string>> = { authorization: `Bearer ${TOKEN}` };
+
 /** One ModelRoute → one ModelServer → one Pod, the smallest realistic routing configuration. */
 export function objectsYaml(e: EngineSettings): string {
   return `apiVersion: networking.serving.volcano.sh/v1alpha1

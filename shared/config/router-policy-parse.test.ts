@@ -43,11 +43,21 @@ fairness:
   });
 
   it.each([
+    // GET /v1/models needs a credential unless publicModelList is true; false is the default and not written.
+    ['true', { apiKeys: { file: '/k' }, publicModelList: true }],
+    ['false', { apiKeys: { file: '/k' } }],
+  ])('publicModelList: %s', (value, auth) => {
+    expect(parse(`auth:\n  apiKeys: {file: /k}\n  publicModelList: ${value}\n`)).toEqual({ policy: { auth }, issues: [] });
+  });
+
+  it.each([
     ['half a JWT setup', 'auth:\n  issuer: i\n', 'auth.audiences', /non-empty list/],
     ['JWT tuning without JWT', 'auth:\n  apiKeys: {file: /k}\n  clockSkew: 5s\n', 'auth.clockSkew', /needs issuer, audiences and jwksUri/],
     ['too much skew', 'auth:\n  issuer: i\n  audiences: [a]\n  jwksUri: https://x/j\n  clockSkew: 1h\n', 'auth.clockSkew', /at most 5m/],
     ['relative key file', 'auth:\n  apiKeys: {file: keys.yaml}\n', 'auth.apiKeys', /absolute/],
     ['empty auth', 'auth: {}\n', 'auth', /configures nothing/],
+    ['publicModelList alone', 'auth:\n  publicModelList: true\n', 'auth', /configures nothing/],
+    ['publicModelList not a boolean', 'auth:\n  apiKeys: {file: /k}\n  publicModelList: "yes"\n', 'auth.publicModelList', /must be true .* or false/],
     ['bad header', 'identity:\n  userHeader: "x user"\n', 'identity.userHeader', /header name/],
     ['short window', 'fairness:\n  window: 100ms\n', 'fairness.window', /at least 1s/],
     ['negative weight', 'fairness:\n  inputTokenWeight: -1\n', 'fairness.inputTokenWeight', /at least 0/],

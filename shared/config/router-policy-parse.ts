@@ -66,7 +66,7 @@ function parseAuth(raw: unknown, issues: Issue[]): AuthConfig | undefined {
     return undefined;
   }
   const before = issues.length;
-  issues.push(...unknownKeys(raw, ['issuer', 'audiences', 'jwksUri', 'clockSkew', 'userClaim', 'tierClaim', 'apiKeys'], path, 'auth'));
+  issues.push(...unknownKeys(raw, ['issuer', 'audiences', 'jwksUri', 'clockSkew', 'userClaim', 'tierClaim', 'apiKeys', 'publicModelList'], path, 'auth'));
   const out: AuthConfig = {};
   const { issuer, audiences, jwksUri } = raw;
   const jwtGiven = [issuer, audiences, jwksUri].some((v) => v !== undefined);
@@ -108,6 +108,14 @@ function parseAuth(raw: unknown, issues: Issue[]): AuthConfig | undefined {
     } else {
       issues.push(...unknownKeys(raw.apiKeys, ['file'], p, 'apiKeys'));
       out.apiKeys = { file: raw.apiKeys.file };
+    }
+  }
+  if (raw.publicModelList !== undefined) {
+    if (typeof raw.publicModelList !== 'boolean') {
+      issues.push({ path: fieldPath(path, 'publicModelList'), message: `auth.publicModelList must be true (GET /v1/models answers without a credential) or false (the default: it needs one), got ${describe(raw.publicModelList)}` });
+    } else if (raw.publicModelList) {
+      // Only written when true, so snapshots (and their hashes) of existing configurations do not change.
+      out.publicModelList = true;
     }
   }
   if (!jwtGiven && raw.apiKeys === undefined) {

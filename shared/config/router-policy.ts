@@ -34,6 +34,11 @@ export const ApiKeyAuthConfig = Type.Object({
 export const AuthConfig = Type.Object({
   jwt: Type.Optional(JwtAuthConfig),
   apiKeys: Type.Optional(ApiKeyAuthConfig),
+  /**
+   * `GET /v1/models` answers without a credential. Unset (false) by default: the list names every
+   * model and LoRA adapter served, which is not for anonymous callers when auth is on.
+   */
+  publicModelList: Type.Optional(Type.Boolean()),
 }, { additionalProperties: false });
 
 /**
