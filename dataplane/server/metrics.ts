@@ -57,6 +57,11 @@ export class DataplaneMetrics {
 
   /** Tokenizing requests for precise prefix scoring, by source and result. */
   readonly tokenize = new Histogram({ name: 'sluice_tokenize_duration_seconds', help: 'Time to get a request\'s token ids for precise prefix scoring, by source (file: in the data plane; engine: POST /tokenize) and result (ok; unavailable: scored without tokens).', labelNames: ['source', 'result'] as const, buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5], registers: [this.registry] });
+  /** tokenize's children, bound once: source (file, engine) × result (ok, unavailable). */
+  readonly tokenizeBy = {
+    file: { ok: this.tokenize.labels('file', 'ok'), unavailable: this.tokenize.labels('file', 'unavailable') },
+    engine: { ok: this.tokenize.labels('engine', 'ok'), unavailable: this.tokenize.labels('engine', 'unavailable') },
+  } as const;
 
   /** LoRA adapters Sluice loaded on engines (sluice.dev/lora-load). */
   readonly loraLoads = new Counter({ name: 'sluice_lora_loads_total', help: 'LoRA adapters the data plane asked an engine to load (sluice.dev/lora-load), by result (loaded, failed).', labelNames: ['result'] as const, registers: [this.registry] });

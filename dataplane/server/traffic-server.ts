@@ -214,7 +214,7 @@ async function inference(deps: TrafficDeps, budget: BodyBudget, req: IncomingMes
       const started = process.hrtime.bigint();
       const t = server.tokenizer.tokens(engineModel === body.model ? body.json : { ...body.json, model: engineModel }, server.endpoints, server.scheduler.tokensNeeded());
       tokens = t instanceof Promise ? await t : t;
-      deps.metrics.tokenize.labels(server.spec.tokenizer?.kind ?? 'engine', tokens ? 'ok' : 'unavailable').observe(Number(process.hrtime.bigint() - started) / 1e9);
+      deps.metrics.tokenizeBy[server.spec.tokenizer?.kind ?? 'engine'][tokens ? 'ok' : 'unavailable'].observe(Number(process.hrtime.bigint() - started) / 1e9);
     }
     const sreq: SchedulingRequest = { model: body.model, lora: match.isLora ? body.model : null, hashes: new PrefixHashes(() => promptText(body.json), tokens) };
     const decision = server.scheduler.schedule(sreq, server.endpoints, deps.settings.decisionHeader, server.pd ? 'decode' : null);
