@@ -7,6 +7,9 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 type CounterChild = ReturnType<Counter<string>['labels']>;
 type HistogramChild = ReturnType<Histogram<string>['labels']>;
 
+/** Prefix of prom-client's default process metrics (theirs start with `process_` or `nodejs_`). */
+export const DEFAULT_METRICS_PREFIX = 'sluice_';
+
 /** Latency buckets in seconds: from sub-millisecond proxy work up to long generations. */
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
 
@@ -113,11 +116,13 @@ export class DataplaneMetrics {
   }
 
   constructor() {
-    collectDefaultMetrics({ register: this.registry, prefix: 'sluice_process_' });
+    // prom-client's default names already start with process_ or nodejs_, so the prefix is only
+    // `sluice_`: sluice_process_cpu_seconds_total, sluice_nodejs_eventloop_lag_seconds, ...
+    collectDefaultMetrics({ register: this.registry, prefix: DEFAULT_METRICS_PREFIX });
     // prom-client names three gauges *_total, which Prometheus reserves for counters (promtool
     // flags them). Their information is in the non-_total gauges next to them.
     for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
-      this.registry.removeSingleMetric(`sluice_process_${name}`);
+      this.registry.removeSingleMetric(`${DEFAULT_METRICS_PREFIX}${name}`);
     }
     this.snapshotVersion.set(0);
   }
