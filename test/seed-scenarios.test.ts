@@ -130,6 +130,9 @@ describe('metrics format', () => {
   it('the data plane /metrics passes promtool check metrics', async () => {
     const text = await (await request(`${sluice.adminUrl}/metrics`)).body.text();
     expect(text).toContain('sluice_requests_total{route="default/deepseek-subset"');
+    // The streamed and plain answers above have a time to first token; the streams, token gaps.
+    expect(text).toMatch(/^sluice_time_to_first_token_seconds_count\{route="[^"]+",server="[^"]+"\} [1-9]/m);
+    expect(text).toMatch(/^sluice_inter_token_latency_seconds_count\{server="[^"]+"\} [1-9]/m);
     const result = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
     expect(result.error).toBeUndefined();
     expect(`${result.stdout}${result.stderr}`.trim()).toBe('');

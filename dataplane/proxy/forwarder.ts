@@ -17,7 +17,7 @@ import { errors as undiciErrors } from 'undici';
 import { SluiceError } from '../../shared/errors/codes';
 import type { ServerEntry } from '../routing/routing-table';
 import type { Endpoint } from './endpoint-registry';
-import { RelayHandler, type AttemptResult } from './relay-handler';
+import { RelayHandler, type AttemptResult, type GapObserver } from './relay-handler';
 import { endToEndHeaders } from './hop-by-hop';
 import { UsageTap, type Usage } from './usage-tap';
 
@@ -27,6 +27,8 @@ export interface ForwardOutcome {
   status: number;
   attempts: number;
   upstreamHeadersMs: number | null;
+  /** Milliseconds from the request's start to the first body byte relayed (time to first token). */
+  firstByteMs: number | null;
   usage: Usage | null;
   /** JSON events of a streamed answer (the output-token estimate when it carried no usage). */
   streamEvents: number;
@@ -73,6 +75,8 @@ export interface ForwardRequest {
    * `trafficPolicy.timeout`; 0 or unset for none.
    */
   readonly firstByteTimeoutMs?: number;
+  /** For a streamed request: observes the gaps between the answer's events (inter-token latency). */
+  readonly interToken?: GapObserver | null;
 }
 
 class Stop extends Error {}
@@ -86,7 +90,7 @@ export async function forward(fr: ForwardRequest, res: ServerResponse): Promise<
   if (order.length === 0) {
     throw new SluiceError('SLUICE_NO_ENDPOINTS', `ModelServer ${server.key} has no ready endpoints; check its Ready condition`);
   }
-  const outcome: ForwardOutcome = { endpoint: null, status: 0, attempts: 0, upstreamHeadersMs: null, usage: null, streamEvents: 0, aborted: false };
+  const outcome: ForwardOutcome = { endpoint: null, status: 0, attempts: 0, upstreamHeadersMs: null, firstByteMs: null, usage: null, streamEvents: 0, aborted: false };
   let current: RelayHandler | null = null;
   let wake: (() => void) | null = null;
   let stop: 'timeout' | 'first-byte' | 'client' | null = null;
@@ -123,7 +127,7 @@ export async function forward(fr: ForwardRequest, res: ServerResponse): Promise<
       let result: AttemptResult;
       try {
         result = await new Promise<AttemptResult>((resolve) => {
-          current = new RelayHandler(res, retriesLeft > 0, tap, fr.extraHeaders?.(ep) ?? null, fr.startedAt, resolve);
+          current = new RelayHandler(res, retriesLeft > 0, tap, fr.extraHeaders?.(ep) ?? null, fr.startedAt, fr.stream ? fr.interToken ?? null : null, resolve);
           if (stop) current.abort(new Stop(stop));
           else ep.pool.dispatch({ method: 'POST', path: fr.path, headers: fr.headers, body: fr.body, headersTimeout: 0, bodyTimeout: 0 }, current);
         });
@@ -131,8 +135,10 @@ export async function forward(fr: ForwardRequest, res: ServerResponse): Promise<
         ep.inFlight -= 1;
       }
       const headersMs = current!.headersAfterMs;
+      const firstByteMs = current!.firstByteAfterMs;
       current = null;
       if (headersMs !== null) outcome.upstreamHeadersMs = headersMs;
+      if (firstByteMs !== null) outcome.firstByteMs = firstByteMs;
       if (result.kind === 'relayed') {
         outcome.status = result.status;
         outcome.usage = tap.usage();

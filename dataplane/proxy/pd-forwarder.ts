@@ -144,12 +144,12 @@ export async function forwardPd(fr: PdForwardRequest, res: ServerResponse): Prom
       if (err instanceof PrefillRefused) {
         if (!res.headersSent) res.writeHead(err.status, { 'content-type': err.contentType, 'content-length': Buffer.byteLength(err.text) }).end(err.text);
         fr.onPair?.(pair);
-        return { endpoint: pair.prefill, status: err.status, attempts: i + 1, upstreamHeadersMs: null, usage: null, streamEvents: 0, aborted: false };
+        return { endpoint: pair.prefill, status: err.status, attempts: i + 1, upstreamHeadersMs: null, firstByteMs: null, usage: null, streamEvents: 0, aborted: false };
       }
       if (err instanceof SluiceError) throw err;
       const e = err as PairFailed;
       failures.push(e.message);
-      if (res.destroyed) return { endpoint: null, status: 0, attempts: i + 1, upstreamHeadersMs: null, usage: null, streamEvents: 0, aborted: true };
+      if (res.destroyed) return { endpoint: null, status: 0, attempts: i + 1, upstreamHeadersMs: null, firstByteMs: null, usage: null, streamEvents: 0, aborted: true };
       if (!e.free) {
         if (retriesLeft <= 0) break;
         retriesLeft -= 1;

@@ -15,6 +15,10 @@ export type AttemptResult =
   | { kind: 'discarded'; status: number }
   | { kind: 'failed'; error: Error; relaying: boolean };
 
+/** Where the gaps between a stream's events go (a bound histogram child); seconds. */
+export interface GapObserver {
+  observe(seconds: number): void;
+}
 
 /** Relays or discards one upstream response. */
 export class RelayHandler implements Dispatcher.DispatchHandler {
@@ -25,6 +29,10 @@ export class RelayHandler implements Dispatcher.DispatchHandler {
   private settled = false;
   /** Milliseconds from `startedAt` to the response headers, once they came. */
   headersAfterMs: number | null = null;
+  /** Milliseconds from `startedAt` to the first body byte relayed to the client. */
+  firstByteAfterMs: number | null = null;
+  /** performance.now() when the last event was relayed; -1 before the first. */
+  private lastEventAt = -1;
 
   constructor(
     private readonly res: ServerResponse,
@@ -32,6 +40,8 @@ export class RelayHandler implements Dispatcher.DispatchHandler {
     private readonly tap: UsageTap,
     private readonly extraHeaders: Record<string, string> | null,
     private readonly startedAt: number,
+    /** For streamed answers: gets the gap before each relayed event (see onResponseData). */
+    private readonly interToken: GapObserver | null,
     private readonly done: (r: AttemptResult) => void,
   ) {}
 
@@ -63,11 +73,29 @@ export class RelayHandler implements Dispatcher.DispatchHandler {
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     if (this.mode !== 'relay') return;
+    if (this.firstByteAfterMs === null) this.firstByteAfterMs = Date.now() - this.startedAt;
+    const eventsBefore = this.tap.events;
     this.tap.push(chunk);
+    if (this.interToken !== null && this.tap.events > eventsBefore) this.observeGaps(this.tap.events - eventsBefore);
     if (!this.res.write(chunk)) {
       controller.pause();
       this.res.once('drain', () => controller.resume());
     }
+  }
+
+  /**
+   * `n` events arrived in one chunk: the time since the previous event is spread evenly over
+   * them (gap / n, n times), so the sum stays the true elapsed time and a chunk that carries
+   * several tokens does not look like one slow token. The events of the first chunk start the
+   * clock; the time before them is the time to first token. Numbers only: nothing allocated.
+   */
+  private observeGaps(n: number): void {
+    const now = performance.now();
+    if (this.lastEventAt >= 0) {
+      const each = (now - this.lastEventAt) / 1000 / n;
+      for (let i = 0; i < n; i++) this.interToken!.observe(each);
+    }
+    this.lastEventAt = now;
   }
 
   onResponseEnd(): void {

@@ -3,12 +3,22 @@
  * server keys and status codes, so cardinality is bounded by configuration, not by traffic.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { HotHistogram, type HotHistogramChild } from './hot-histogram';
 
 type CounterChild = ReturnType<Counter<string>['labels']>;
 type HistogramChild = ReturnType<Histogram<string>['labels']>;
 
+/** Prefix of prom-client's default process metrics (theirs start with `process_` or `nodejs_`). */
+export const DEFAULT_METRICS_PREFIX = 'sluice_';
+
 /** Latency buckets in seconds: from sub-millisecond proxy work up to long generations. */
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
+
+/** Time to first token, in seconds: 10 ms (a warm prefix cache) to 60 s (a long prompt in a full queue). */
+const TTFT_BUCKETS = [0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5, 7.5, 10, 20, 30, 60];
+
+/** Gaps between streamed events, in seconds: 1 ms (small model, speculative decoding) to 2 s (a stalled batch). */
+const ITL_BUCKETS = [0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.025, 0.03, 0.04, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1, 2];
 
 /** The data plane's metric set. */
 export class DataplaneMetrics {
@@ -21,6 +31,10 @@ export class DataplaneMetrics {
   readonly duration = new Histogram({ name: 'sluice_request_duration_seconds', help: 'Time from request received to response finished.', labelNames: ['route', 'server'] as const, buckets: LATENCY_BUCKETS, registers: [this.registry] });
   /** Time to the upstream response headers (for streams, close to time to first token). */
   readonly upstreamHeaders = new Histogram({ name: 'sluice_upstream_response_headers_seconds', help: 'Time from request received until the engine sent response headers.', labelNames: ['server'] as const, buckets: LATENCY_BUCKETS, registers: [this.registry] });
+  /** Request received → first body byte relayed, for 2xx answers from an engine. */
+  readonly timeToFirstToken = new Histogram({ name: 'sluice_time_to_first_token_seconds', help: 'Time from request received until the first body byte of an engine\'s 2xx answer was relayed to the client (for a stream, its first event), by route and server.', labelNames: ['route', 'server'] as const, buckets: TTFT_BUCKETS, registers: [this.registry] });
+  /** Gaps between successive events of streamed answers; observed per chunk, so allocation-free. */
+  readonly interTokenLatency = new HotHistogram('sluice_inter_token_latency_seconds', 'Time between successive server-sent events relayed to the client in streamed answers, by server (events that arrived in one chunk share its gap).', ['server'], ITL_BUCKETS, this.registry);
   /** Attempts that failed over to another endpoint. */
   readonly failovers = new Counter({ name: 'sluice_upstream_failovers_total', help: 'Upstream attempts abandoned for another endpoint, by server and reason.', labelNames: ['server', 'reason'] as const, registers: [this.registry] });
   /** Filters skipped because they would have left no candidate. */
@@ -90,9 +104,21 @@ export class DataplaneMetrics {
   private readonly requestChildren = new Map<string, CounterChild>();
   private readonly durationChildren = new Map<string, HistogramChild>();
   private readonly headerChildren = new Map<string, HistogramChild>();
+  private readonly ttftChildren = new Map<string, HistogramChild>();
+  private readonly itlChildren = new Map<string, HotHistogramChild>();
 
-  /** Counts one answered request and its duration. */
-  observeRequest(route: string, server: string, status: number, seconds: number, upstreamHeadersSeconds: number | null): void {
+  /** The inter-token child of a server, bound once per server; observe() on it allocates nothing. */
+  interTokenOf(server: string): HotHistogramChild {
+    let c = this.itlChildren.get(server);
+    if (!c) this.itlChildren.set(server, (c = this.interTokenLatency.labels(server)));
+    return c;
+  }
+
+  /**
+   * Counts one answered request, its duration and, for an engine's answer, the time to its
+   * response headers and (2xx only: an error body is not a token) to its first body byte.
+   */
+  observeRequest(route: string, server: string, status: number, seconds: number, upstreamHeadersSeconds: number | null, firstByteSeconds: number | null = null): void {
     const rs = `${route}\u0000${server}`;
     const rsc = `${rs}\u0000${status}`;
     let c = this.requestChildren.get(rsc);
@@ -115,14 +141,21 @@ export class DataplaneMetrics {
       }
       h.observe(upstreamHeadersSeconds);
     }
+    if (firstByteSeconds !== null && status >= 200 && status < 300) {
+      let t = this.ttftChildren.get(rs);
+      if (!t) this.ttftChildren.set(rs, (t = this.timeToFirstToken.labels(route, server)));
+      t.observe(firstByteSeconds);
+    }
   }
 
   constructor() {
-    collectDefaultMetrics({ register: this.registry, prefix: 'sluice_process_' });
+    // prom-client's default names already start with process_ or nodejs_, so the prefix is only
+    // `sluice_`: sluice_process_cpu_seconds_total, sluice_nodejs_eventloop_lag_seconds, ...
+    collectDefaultMetrics({ register: this.registry, prefix: DEFAULT_METRICS_PREFIX });
     // prom-client names three gauges *_total, which Prometheus reserves for counters (promtool
     // flags them). Their information is in the non-_total gauges next to them.
     for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
-      this.registry.removeSingleMetric(`sluice_process_${name}`);
+      this.registry.removeSingleMetric(`${DEFAULT_METRICS_PREFIX}${name}`);
     }
     this.snapshotVersion.set(0);
   }

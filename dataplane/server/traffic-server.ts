@@ -248,6 +248,7 @@ async function inference(deps: TrafficDeps, budget: BodyBudget, req: IncomingMes
       startedAt,
       onFailover: (reason: 'connect' | 'status') => deps.metrics.failovers.labels(server.key, reason).inc(),
       firstByteTimeoutMs: deps.settings.upstreamFirstByteTimeoutMs,
+      interToken: body.stream ? deps.metrics.interTokenOf(server.key) : null,
     };
     let sending: Promise<ForwardOutcome>;
     let picked: Endpoint;
@@ -323,7 +324,8 @@ function finish(deps: TrafficDeps, rec: RequestRecord, res: ServerResponse, t0: 
   const route = rec.match?.route.key ?? '';
   const server = rec.server?.key ?? '';
   const o = rec.outcome;
-  deps.metrics.observeRequest(route, server, status, seconds, o?.upstreamHeadersMs != null ? o.upstreamHeadersMs / 1000 : null);
+  deps.metrics.observeRequest(route, server, status, seconds, o?.upstreamHeadersMs != null ? o.upstreamHeadersMs / 1000 : null,
+    o?.firstByteMs != null ? o.firstByteMs / 1000 : null);
   if (o?.usage) deps.metrics.tokens(route, o.usage.promptTokens, o.usage.completionTokens);
   if (!deps.settings.accessLog) return;
   deps.log.info({
