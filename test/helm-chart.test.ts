@@ -4,8 +4,8 @@
  * renders manifests/base object for object (plus the two token Secrets, minus the Namespace, which
  * belongs to Helm's release), the values change what they say, and the rendered objects pass the
  * API server's strict validation and the restricted Pod Security Standard in a server dry run,
- * with the ServiceMonitor too (against a stand-in CRD). The token Secrets survive an upgrade:
- * `lookup` reads the stored token back.
+ * with the ServiceMonitor too (against a stand-in CRD). A real `helm install` and `helm upgrade`
+ * work, and the upgrade keeps the generated tokens (`lookup` reads them back).
  */
 import yaml from 'js-yaml';
 import { execFile } from 'node:child_process';
@@ -216,18 +216,23 @@ describe('charts/sluice against a real kube-apiserver', () => {
     await dryRun(text, objects.length);
   });
 
-  it('keeps the generated tokens on upgrade: `lookup` reads the stored Secret back', async () => {
-    const first = await render();
-    const secrets = first.objects.filter((o) => o.kind === 'Secret');
-    // Stored as `helm install` stores them: owned by the release.
-    const annotations = { 'meta.helm.sh/release-name': 'sluice', 'meta.helm.sh/release-namespace': NS };
-    for (const s of secrets) await ok(['apply', '-f', '-'], JSON.stringify({ ...s, metadata: { ...s.metadata, annotations } }));
-    // --dry-run=server lets `helm template` ask the cluster, as `helm upgrade` does.
-    const again = await helm(['template', 'sluice', CHART, '--namespace', NS, '--dry-run=server']);
-    // Helm warns that it renders crds/ without checking them against the cluster; nothing else.
-    expect([again.code, again.stderr.replace(/^.*level=WARN msg="This chart or one of its subcharts contains CRDs\..*\n/m, '')]).toEqual([0, '']);
-    const upgraded = yaml.loadAll(again.stdout) as Obj[];
-    for (const s of secrets) expect(find(upgraded, 'Secret', s.metadata.name).data).toEqual(s.data);
+  it('installs and upgrades for real, and the upgrade keeps the generated tokens (`lookup` reads them back)', async () => {
+    const install = await helm(['install', 'sluice', CHART, '--namespace', NS]);
+    expect([install.code, install.stderr]).toEqual([0, '']);
+    expect(install.stdout).toContain('STATUS: deployed');
+    const tokens = async () => JSON.parse(await ok(['-n', NS, 'get', 'secret', 'sluice-push-token', 'sluice-read-token', '-o', 'json'])).items.map((s: Obj) => s.data.token);
+    const before = await tokens();
+    expect(before).toHaveLength(2);
+    const upgrade = await helm(['upgrade', 'sluice', CHART, '--namespace', NS, '--set', 'dataplane.replicas=3']);
+    expect([upgrade.code, upgrade.stderr]).toEqual([0, '']);
+    expect(upgrade.stdout).toContain('REVISION: 2');
+    expect(JSON.parse(await ok(['-n', NS, 'get', 'deployment', 'sluice-dataplane', '-o', 'json'])).spec.replicas).toBe(3);
+    expect(await tokens()).toEqual(before);
+    // Every object of the release is there, the CRDs included (Established).
+    await ok(['wait', '--for=condition=Established', '--timeout=60s', 'crd/modelroutes.networking.serving.volcano.sh', 'crd/modelservers.networking.serving.volcano.sh']);
+    const { objects } = await render();
+    const namespaced = objects.filter((o) => o.metadata.namespace).map((o) => `${o.kind.toLowerCase()}/${o.metadata.name}`);
+    expect((await ok(['-n', NS, 'get', ...namespaced, '-o', 'name'])).trim().split('\n')).toHaveLength(namespaced.length);
   });
 });
 
