@@ -5,7 +5,11 @@
  * to the next endpoint at no cost, since the engine never saw the request. A 5xx before any byte
  * reached the client (or a connection that breaks before the headers) is retried on the next
  * endpoint while `trafficPolicy.retry.attempts` lasts, after `retryInterval`; the last 5xx is
- * passed through unchanged, as is every 4xx. `trafficPolicy.timeout` bounds the whole exchange:
+ * passed through unchanged, as is every 4xx, but one: a 404 to a request naming a LoRA adapter
+ * means this engine has not loaded the adapter (vLLM: "The model `x` does not exist"), so the next
+ * endpoint is tried at no cost, as for a connect failure; the last endpoint's 404 is passed
+ * through. Without lora-affinity the scheduler does not know who has the adapter, and with it the
+ * metrics it reads can be a scrape behind an unload. `trafficPolicy.timeout` bounds the whole exchange:
  * before the headers it answers 504, after it cuts the stream. A ModelServer without one gets the
  * data plane's first-byte deadline (`--upstream-first-byte-timeout-ms`) instead: 504 when no
  * response headers were relayed in time, and nothing at all once they were, so a hung engine
@@ -67,13 +71,18 @@ export interface ForwardRequest {
   readonly stream: boolean;
   readonly startedAt: number;
   /** Called once per attempt abandoned for another endpoint. */
-  readonly onFailover: (reason: 'connect' | 'status') => void;
+  readonly onFailover: (reason: FailoverReason) => void;
+  /** The LoRA adapter the request names, if it does: an engine's 404 then moves to the next endpoint. */
+  readonly loraAdapter?: string;
   /**
    * Longest wait for relayed response headers, from the call, when the ModelServer sets no
    * `trafficPolicy.timeout`; 0 or unset for none.
    */
   readonly firstByteTimeoutMs?: number;
 }
+
+/** Why an attempt was abandoned for another endpoint (the `reason` label of the failover counter). */
+export type FailoverReason = 'connect' | 'status' | 'lora-not-loaded';
 
 class Stop extends Error {}
 
@@ -123,7 +132,9 @@ export async function forward(fr: ForwardRequest, res: ServerResponse): Promise<
       let result: AttemptResult;
       try {
         result = await new Promise<AttemptResult>((resolve) => {
-          current = new RelayHandler(res, retriesLeft > 0, tap, fr.extraHeaders?.(ep) ?? null, fr.startedAt, resolve);
+          // A 404 is dropped only while an untried endpoint remains (the first pass over the order).
+          const discard404 = fr.loraAdapter !== undefined && i + 1 < order.length;
+          current = new RelayHandler(res, retriesLeft > 0, discard404, tap, fr.extraHeaders?.(ep) ?? null, fr.startedAt, resolve);
           if (stop) current.abort(new Stop(stop));
           else ep.pool.dispatch({ method: 'POST', path: fr.path, headers: fr.headers, body: fr.body, headersTimeout: 0, bodyTimeout: 0 }, current);
         });
@@ -160,6 +171,12 @@ export async function forward(fr: ForwardRequest, res: ServerResponse): Promise<
         return outcome;
       }
       let free = false;
+      if (result.kind === 'discarded' && result.status === 404) {
+        // The engine refused before generating anything: moving on costs no retry attempt.
+        failures.push(`${ep.pod} answered 404 (LoRA adapter ${fr.loraAdapter} not loaded there)`);
+        fr.onFailover('lora-not-loaded');
+        continue;
+      }
       if (result.kind === 'discarded') {
         failures.push(`${ep.pod} answered ${result.status}`);
       } else {

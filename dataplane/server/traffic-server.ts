@@ -8,7 +8,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { randomBytes } from 'node:crypto';
 import { ERROR_CODES, SluiceError, type ErrorCode } from '../../shared/errors/codes';
 import type { Logger } from '../../shared/log/logger';
-import { forward, upstreamRequestHeaders, type ForwardOutcome } from '../proxy/forwarder';
+import { forward, upstreamRequestHeaders, type FailoverReason, type ForwardOutcome } from '../proxy/forwarder';
 import { forwardPd, pairOrder } from '../proxy/pd-forwarder';
 import type { LoraLoader } from '../proxy/lora-loader';
 import type { RouteMatch, ServerEntry } from '../routing/routing-table';
@@ -249,7 +249,7 @@ async function inference(deps: TrafficDeps, budget: BodyBudget, req: IncomingMes
       headers,
       stream: body.stream,
       startedAt,
-      onFailover: (reason: 'connect' | 'status') => deps.metrics.failovers.labels(server.key, reason).inc(),
+      onFailover: (reason: FailoverReason) => deps.metrics.failovers.labels(server.key, reason).inc(),
       firstByteTimeoutMs: deps.settings.upstreamFirstByteTimeoutMs,
     };
     let sending: Promise<ForwardOutcome>;
@@ -266,7 +266,7 @@ async function inference(deps: TrafficDeps, budget: BodyBudget, req: IncomingMes
       picked = order[0]!;
       const out = body.json.model === body.model ? raw : Buffer.from(JSON.stringify(body.json));
       headers['content-length'] = String(out.length);
-      sending = forward({ ...common, order, body: out }, res);
+      sending = forward({ ...common, order, body: out, loraAdapter: match.isLora ? body.model : undefined }, res);
     }
     // Record the pick at once (as Kthena's PostSchedule does): the next request of the same group
     // may arrive long before this one's stream ends, and must find its prefix where it is going.
