@@ -41,7 +41,7 @@ export const ModelServerSpec = Type.Object({
     protocol: Type.Optional(StringEnum(['http', 'https'] as const, { default: 'http', description: 'Protocol of the engine endpoint.' })),
   }, { additionalProperties: false, description: 'Port and protocol of the engine. When unset, port 8000 over http.' })),
   trafficPolicy: Type.Optional(Type.Object({
-    timeout: Type.Optional(Duration('Deadline for the whole inference request, e.g. 10s. No deadline when unset.')),
+    timeout: Type.Optional(Duration('Deadline for the response headers, from the request\'s arrival, retries included, e.g. 10s; a stream that started in time is never cut (as in Kthena). Unset: the data plane\'s first-byte deadline. The annotation sluice.dev/request-deadline bounds the whole exchange.')),
     retry: Type.Optional(Type.Object({
       attempts: Type.Optional(Type.Integer({ minimum: 0, maximum: 10, description: 'Extra attempts on another endpoint after a connect error or a 5xx before the first byte.' })),
       retryInterval: Type.Optional(Duration('Pause between attempts.', { default: '100ms' })),
