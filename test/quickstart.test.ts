@@ -96,7 +96,7 @@ describe('npm start', () => {
 describe('npm run quickstart (what npm start runs after the build)', () => {
   it('watches a fresh copy in the work dir and prints its path; SIGTERM to npm stops every process', async () => {
     const work = join(tmp.dir, 'npm-work');
-    const env = { ...baseEnv('npm-work', 18090) };
+    const env: NodeJS.ProcessEnv = { ...baseEnv('npm-work', 18090) };
     delete env.SLUICE_QUICKSTART_DIR;
     const qs = run('npm', ['run', '--silent', 'quickstart'], env);
     await waitFor('quickstart to print its curl lines', () => qs.out().includes('Ctrl-C stops everything'), 30_000);
