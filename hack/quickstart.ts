@@ -1,28 +1,38 @@
 #!/usr/bin/env node
 /**
  * `npm start`: Sluice on one machine. Starts the engine simulator (one process, one listener per
- * Pod in the folder), one data plane on :8080 and the operator watching
- * manifests/examples/quickstart, then prints curl lines that work. Ctrl-C stops everything.
+ * Pod in the folder), one data plane on :8080 and the operator watching a copy of
+ * manifests/examples/quickstart in the work dir (so edits never touch tracked files), then prints
+ * curl lines that work. Problems in edited files are printed as they appear. Ctrl-C or SIGTERM
+ * stops everything; any failure (a port in use, a process that dies) exits non-zero.
  *
- * Options (environment): SLUICE_QUICKSTART_DIR (folder to serve), SLUICE_PORT (default 8080),
- * SLUICE_ADMIN_PORT (default 8081), SLUICE_TIME_SCALE (simulator speed-up, default 1),
- * SLUICE_WORK_DIR (logs, snapshot and status; default .sluice in the repository).
+ * Options (environment): SLUICE_QUICKSTART_DIR (folder to watch as it is, instead of a fresh copy
+ * of the quickstart examples), SLUICE_PORT (default 8080), SLUICE_ADMIN_PORT (default 8081),
+ * SLUICE_TIME_SCALE (simulator speed-up, default 1), SLUICE_WORK_DIR (logs, snapshot, status and
+ * the copied folder; default .sluice in the repository).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { request } from 'undici';
-import { DirectorySource } from '../operator/sources/directory-source';
+import { DirectorySource, type FileIssue } from '../operator/sources/directory-source';
 import { simPodsFor, simTokenizerFor } from './sim-pods';
 
 const root = resolve(__dirname, '..', '..');
-const dir = resolve(process.env.SLUICE_QUICKSTART_DIR ?? join(root, 'manifests', 'examples', 'quickstart'));
+const examples = join(root, 'manifests', 'examples', 'quickstart');
 const port = Number(process.env.SLUICE_PORT ?? 8080);
 const adminPort = Number(process.env.SLUICE_ADMIN_PORT ?? 8081);
 const work = resolve(process.env.SLUICE_WORK_DIR ?? join(root, '.sluice'));
 const logs = join(work, 'logs');
 mkdirSync(logs, { recursive: true });
+// The examples are tracked files: watch a fresh copy, so trying an edit never dirties the tree.
+const copied = process.env.SLUICE_QUICKSTART_DIR === undefined;
+const dir = copied ? join(work, 'quickstart') : resolve(process.env.SLUICE_QUICKSTART_DIR!);
+if (copied) {
+  rmSync(dir, { recursive: true, force: true });
+  cpSync(examples, dir, { recursive: true });
+}
 
 const children: ChildProcess[] = [];
 function start(name: string, script: string, args: string[]): ChildProcess {
@@ -42,17 +52,32 @@ function start(name: string, script: string, args: string[]): ChildProcess {
 }
 
 let stopping = false;
+/**
+ * Stops every child and exits once all are gone, with `code` (the first non-zero code wins). The
+ * exit code is set at once: after a child's death nothing may keep the event loop alive, and
+ * Node would otherwise exit 0 before any timer fired.
+ */
 function stop(code: number): void {
+  if (code !== 0 || process.exitCode === undefined) process.exitCode = process.exitCode || code;
+  if (stopping) return;
   stopping = true;
-  for (const c of children) c.kill('SIGTERM');
-  setTimeout(() => process.exit(code), 300).unref();
+  const alive = children.filter((c) => c.exitCode === null && c.signalCode === null);
+  for (const c of alive) c.kill('SIGTERM');
+  // A child that ignores SIGTERM for 5 s is killed; this timer also keeps the process alive.
+  const force = setTimeout(() => { for (const c of alive) c.kill('SIGKILL'); }, 5_000);
+  void Promise.all(alive.map((c) => new Promise((r) => (c.exitCode !== null || c.signalCode !== null ? r(null) : c.once('exit', r))))).then(() => {
+    clearTimeout(force);
+    process.exit();
+  });
 }
 process.once('SIGINT', () => stop(0));
 process.once('SIGTERM', () => stop(0));
+process.once('SIGHUP', () => stop(0));
 
 async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
+    if (stopping) throw new Error(`stopped while waiting for ${what}`);
     if (await check().catch(() => false)) return;
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -61,7 +86,8 @@ async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 
 
 async function main(): Promise<void> {
   const { objects, issues } = new DirectorySource(dir).load();
-  for (const i of issues) console.error(`${i.file}: ${i.object} ${i.path}: ${i.message}`);
+  const shown = new Set(issues.map(describeIssue));
+  for (const line of shown) console.error(line);
   const pods = simPodsFor(objects);
   const simConfig = join(work, 'engine-sim.json');
   writeFileSync(simConfig, JSON.stringify({ pods, timeScale: Number(process.env.SLUICE_TIME_SCALE ?? 1), tokenizer: simTokenizerFor(objects) }, null, 2));
@@ -112,10 +138,48 @@ Try it:
   ${curl('qwen3-kv')}
   curl -s http://127.0.0.1:${adminPort}/debug/config_dump/kvevents -H "Authorization: Bearer $(cat '${tokenFile}')"
 
-Edit a YAML file in that folder and routing follows within a second.
+Edit a YAML file in that folder and routing follows within a second; problems are printed here.${copied ? `
+The folder is a fresh copy of ${examples}, made at each start.` : ''}
 Metrics: curl -s http://127.0.0.1:${adminPort}/metrics   Status: cat ${join(work, 'status.json')}
 Logs: ${logs}/   Ctrl-C stops everything.
 `);
+  reportFolderProblems(statusFile, shown);
+}
+
+/** One problem of the watched folder, as a terminal line. */
+function describeIssue(i: FileIssue): string {
+  return `${i.file}: ${i.object ? `${i.object} ` : ''}${i.path ? `${i.path}: ` : ''}${i.message}`;
+}
+
+/**
+ * Prints problems of the watched folder as the operator finds them (from its status file, which
+ * lists every file problem of the last compile), and once when they are all fixed. The operator's
+ * own log says the same, but in a file nobody watches while editing.
+ */
+function reportFolderProblems(statusFile: string, shown: Set<string>): void {
+  let last = '';
+  const timer = setInterval(() => {
+    let text: string;
+    try {
+      text = readFileSync(statusFile, 'utf8');
+    } catch {
+      return;
+    }
+    if (text === last) return;
+    last = text;
+    let issues: FileIssue[];
+    try {
+      issues = (JSON.parse(text) as { issues?: FileIssue[] }).issues ?? [];
+    } catch {
+      return; // caught mid-write; the next tick reads it whole
+    }
+    const now = new Set(issues.map(describeIssue));
+    for (const line of now) if (!shown.has(line)) console.error(`[folder] ${line}`);
+    if (now.size === 0 && shown.size > 0) console.error(`[folder] every file in ${dir} is valid again`);
+    shown.clear();
+    for (const line of now) shown.add(line);
+  }, 300);
+  timer.unref();
 }
 
 main().catch((err: Error) => {

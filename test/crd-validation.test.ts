@@ -52,9 +52,21 @@ describe('kubectl apply refuses', () => {
     ['a route whose modelName and loraAdapters are both empty', route('empty-model', { modelName: '', loraAdapters: [], rules: targets }),
       ['spec: Invalid value', 'set spec.modelName or spec.loraAdapters (or both)']],
     ['a header match with both exact and prefix', route('two-matchers', { modelName: 'm', rules: [{ modelMatch: { headers: { 'user-type': { exact: 'premium', prefix: 'prem' } } }, targetModels: [{ modelServerName: 'a' }] }] }),
-      ['spec.rules[0].modelMatch.headers[user-type]: Invalid value', 'set exactly one of exact, prefix or regex']],
-    ['a uri match with no matcher', route('no-matcher', { modelName: 'm', rules: [{ modelMatch: { uri: {} }, targetModels: [{ modelServerName: 'a' }] }] }),
-      ['spec.rules[0].modelMatch.uri: Invalid value', 'set exactly one of exact, prefix or regex']],
+      ['spec.rules[0].modelMatch.headers[user-type]: Invalid value', 'set at most one of exact, prefix or regex']],
+    ['a uri match with both prefix and regex', route('two-uri-matchers', { modelName: 'm', rules: [{ modelMatch: { uri: { prefix: '/v1', regex: '^/v1' } }, targetModels: [{ modelServerName: 'a' }] }] }),
+      ['spec.rules[0].modelMatch.uri: Invalid value', 'set at most one of exact, prefix or regex (none matches every value)']],
+    ['a rule whose weights are all 0', route('all-zero', { modelName: 'm', rules: [{ targetModels: [{ modelServerName: 'a', weight: 0 }, { modelServerName: 'b', weight: 0 }] }] }),
+      ['spec.rules[0].targetModels: Invalid value', 'every target has weight 0', 'give at least one target a weight above 0 (unset means 100)']],
+    ['an empty workloadSelector', server('empty-selector', { inferenceEngine: 'vLLM', workloadSelector: {} }),
+      ['spec.workloadSelector: Invalid value', 'workloadSelector selects every pod in the namespace; set matchLabels (e.g. {app: my-model}) or pdGroup']],
+    ['a workloadSelector with empty matchLabels', server('empty-labels', { inferenceEngine: 'vLLM', workloadSelector: { matchLabels: {} } }),
+      ['spec.workloadSelector: Invalid value', 'selects every pod in the namespace']],
+    ['an invalid label key in matchLabels', server('bad-label', { inferenceEngine: 'vLLM', workloadSelector: { matchLabels: { 'my app': 'a' } } }),
+      ['spec.workloadSelector.matchLabels: Invalid value', 'invalid label key; label keys are [prefix/]name']],
+    ['an invalid label key in decodeLabels', server('bad-decode-label', { inferenceEngine: 'vLLM', workloadSelector: { pdGroup: { groupKey: 'group', prefillLabels: { role: 'p' }, decodeLabels: { 'role/': 'd' } } } }),
+      ['spec.workloadSelector.pdGroup.decodeLabels: Invalid value', 'invalid label key']],
+    ['an invalid pdGroup groupKey', server('bad-group-key', { inferenceEngine: 'vLLM', workloadSelector: { pdGroup: { groupKey: '-group', prefillLabels: { role: 'p' }, decodeLabels: { role: 'd' } } } }),
+      ['spec.workloadSelector.pdGroup.groupKey: Invalid value', 'groupKey is not a label key']],
     ['more than 16 header matches', route('many-headers', { modelName: 'm', rules: [{ modelMatch: { headers: headers(17) }, targetModels: [{ modelServerName: 'a' }] }] }),
       ['spec.rules[0].modelMatch.headers: Too many: 17: must have at most 16 items']],
     ['a route without rules', route('no-rules', { modelName: 'm' }), ['spec.rules: Required value']],
@@ -127,6 +139,8 @@ describe('kubectl apply accepts', () => {
       rules: [
         { name: 'regex', modelMatch: { headers: headers(16), uri: { regex: '^/v1/' }, body: { model: 'edges' } }, targetModels: [{ modelServerName: 'a', weight: 0 }, { modelServerName: 'b', weight: 100 }] },
         { targetModels: [{ modelServerName: 'c' }] },
+        // No matcher: matches every request, as in Kthena.
+        { modelMatch: { headers: { 'x-any': {} }, uri: {} }, targetModels: [{ modelServerName: 'd' }] },
       ],
       rateLimit: { inputTokensPerUnit: 1, global: { redis: { address: 'redis:6379' } } },
     };
@@ -136,6 +150,8 @@ describe('kubectl apply accepts', () => {
     expect(r.rateLimit.unit).toBe('second');
     expect(r.parentRefs[0]).toEqual({ name: 'gw', group: 'gateway.networking.k8s.io', kind: 'Gateway' });
 
+    const pd = { inferenceEngine: 'vLLM', workloadSelector: { pdGroup: { groupKey: 'modelserving.volcano.sh/group', prefillLabels: { 'app.kubernetes.io/role': 'prefill' }, decodeLabels: { 'app.kubernetes.io/role': 'decode' } } } };
+    expect((await apply(server('edges-pd', pd))).stdout).toContain('created');
     const ms = { ...serverSpec, workloadPort: { port: 65535 }, trafficPolicy: { timeout: '1m30.5s', retry: { attempts: 10 } }, kvConnector: {} };
     expect((await apply(server('edges', ms))).stdout).toContain('created');
     const s = JSON.parse(await ok(['get', 'modelserver', 'edges', '-n', 'default', '-o', 'json'])).spec;

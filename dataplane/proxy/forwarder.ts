@@ -5,12 +5,19 @@
  * to the next endpoint at no cost, since the engine never saw the request. A 5xx before any byte
  * reached the client (or a connection that breaks before the headers) is retried on the next
  * endpoint while `trafficPolicy.retry.attempts` lasts, after `retryInterval`; the last 5xx is
- * passed through unchanged, as is every 4xx. `trafficPolicy.timeout` bounds the whole exchange:
- * before the headers it answers 504, after it cuts the stream. A ModelServer without one gets the
- * data plane's first-byte deadline (`--upstream-first-byte-timeout-ms`) instead: 504 when no
- * response headers were relayed in time, and nothing at all once they were, so a hung engine
- * cannot hold a request for ever but a long stream is never cut. A client that goes away aborts
- * the upstream request.
+ * passed through unchanged, as is every 4xx, but one: a 404 to a request naming a LoRA adapter
+ * means this engine has not loaded the adapter (vLLM: "The model `x` does not exist"), so the next
+ * endpoint is tried at no cost, as for a connect failure; the last endpoint's 404 is passed
+ * through. Without lora-affinity the scheduler does not know who has the adapter, and with it the
+ * metrics it reads can be a scrape behind an unload.
+ *
+ * Deadlines (docs/traffic-policy.md#deadlines): `trafficPolicy.timeout` bounds the wait for the
+ * response headers, from the request's arrival, retries included: 504 when none were relayed in
+ * time, nothing once they were, so a long stream is never cut (Kthena's timeout, too, ends at the
+ * response headers). Without it, the data plane's first-byte deadline
+ * (`--upstream-first-byte-timeout-ms`, from the start of forwarding) plays that part. The
+ * ModelServer annotation `sluice.dev/request-deadline` bounds the whole exchange from arrival:
+ * 504 before the headers, a cut stream after. A client that goes away aborts the upstream request.
  */
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import { errors as undiciErrors } from 'undici';
@@ -69,7 +76,9 @@ export interface ForwardRequest {
   readonly stream: boolean;
   readonly startedAt: number;
   /** Called once per attempt abandoned for another endpoint. */
-  readonly onFailover: (reason: 'connect' | 'status') => void;
+  readonly onFailover: (reason: FailoverReason) => void;
+  /** The LoRA adapter the request names, if it does: an engine's 404 then moves to the next endpoint. */
+  readonly loraAdapter?: string;
   /**
    * Longest wait for relayed response headers, from the call, when the ModelServer sets no
    * `trafficPolicy.timeout`; 0 or unset for none.
@@ -78,6 +87,12 @@ export interface ForwardRequest {
   /** For a streamed request: observes the gaps between the answer's events (inter-token latency). */
   readonly interToken?: GapObserver | null;
 }
+
+/** Why an attempt was abandoned for another endpoint (the `reason` label of the failover counter). */
+export type FailoverReason = 'connect' | 'status' | 'lora-not-loaded';
+
+/** Why an attempt was stopped by Sluice. */
+type Halt = 'timeout' | 'first-byte' | 'deadline' | 'client';
 
 class Stop extends Error {}
 
@@ -93,23 +108,25 @@ export async function forward(fr: ForwardRequest, res: ServerResponse): Promise<
   const outcome: ForwardOutcome = { endpoint: null, status: 0, attempts: 0, upstreamHeadersMs: null, firstByteMs: null, usage: null, streamEvents: 0, aborted: false };
   let current: RelayHandler | null = null;
   let wake: (() => void) | null = null;
-  let stop: 'timeout' | 'first-byte' | 'client' | null = null;
-  const halt = (why: 'timeout' | 'first-byte' | 'client') => {
+  let stop: Halt | null = null;
+  const halt = (why: Halt) => {
     if (stop) return;
     stop = why;
     current?.abort(new Stop(why));
     wake?.();
   };
-  const timeoutMs = server.spec.timeoutMs;
-  // The ModelServer's own timeout keeps its meaning (the whole exchange); only without one does
-  // the default first-byte deadline apply, and it does nothing once headers reached the client.
+  const { timeoutMs, deadlineMs } = server.spec;
+  // Header deadlines do nothing once headers reached the client; the request deadline always acts.
   const firstByteMs = timeoutMs ? 0 : fr.firstByteTimeoutMs ?? 0;
-  const timer = timeoutMs ? setTimeout(() => halt('timeout'), Math.max(0, fr.startedAt + timeoutMs - Date.now()))
-    : firstByteMs ? setTimeout(() => { if (!res.headersSent) halt('first-byte'); }, firstByteMs)
-      : null;
+  const timers: NodeJS.Timeout[] = [];
+  if (timeoutMs) timers.push(setTimeout(() => { if (!res.headersSent) halt('timeout'); }, Math.max(0, fr.startedAt + timeoutMs - Date.now())));
+  else if (firstByteMs) timers.push(setTimeout(() => { if (!res.headersSent) halt('first-byte'); }, firstByteMs));
+  if (deadlineMs) timers.push(setTimeout(() => halt('deadline'), Math.max(0, fr.startedAt + deadlineMs - Date.now())));
   const timeoutError = (detail: string) => new SluiceError('SLUICE_UPSTREAM_TIMEOUT', stop === 'timeout'
-    ? `ModelServer ${server.key} did not answer within its trafficPolicy.timeout of ${timeoutMs}ms (${detail})`
-    : `ModelServer ${server.key} sent no response headers within ${firstByteMs}ms (the data plane's --upstream-first-byte-timeout-ms, which applies because the ModelServer sets no trafficPolicy.timeout) (${detail})`);
+    ? `ModelServer ${server.key} sent no response headers within its trafficPolicy.timeout of ${timeoutMs}ms (${detail})`
+    : stop === 'deadline'
+      ? `ModelServer ${server.key} did not answer within its sluice.dev/request-deadline of ${deadlineMs}ms (${detail})`
+      : `ModelServer ${server.key} sent no response headers within ${firstByteMs}ms (the data plane's --upstream-first-byte-timeout-ms, which applies because the ModelServer sets no trafficPolicy.timeout) (${detail})`);
   const onClose = () => {
     if (!res.writableFinished) halt('client');
   };
@@ -127,7 +144,9 @@ export async function forward(fr: ForwardRequest, res: ServerResponse): Promise<
       let result: AttemptResult;
       try {
         result = await new Promise<AttemptResult>((resolve) => {
-          current = new RelayHandler(res, retriesLeft > 0, tap, fr.extraHeaders?.(ep) ?? null, fr.startedAt, fr.stream ? fr.interToken ?? null : null, resolve);
+          // A 404 is dropped only while an untried endpoint remains (the first pass over the order).
+          const discard404 = fr.loraAdapter !== undefined && i + 1 < order.length;
+          current = new RelayHandler(res, retriesLeft > 0, discard404, tap, fr.extraHeaders?.(ep) ?? null, fr.startedAt, fr.stream ? fr.interToken ?? null : null, resolve);
           if (stop) current.abort(new Stop(stop));
           else ep.pool.dispatch({ method: 'POST', path: fr.path, headers: fr.headers, body: fr.body, headersTimeout: 0, bodyTimeout: 0 }, current);
         });
@@ -151,7 +170,7 @@ export async function forward(fr: ForwardRequest, res: ServerResponse): Promise<
         outcome.aborted = true;
         return outcome;
       }
-      if (stop === 'timeout' || stop === 'first-byte') {
+      if (stop !== null) {
         if (res.headersSent) {
           res.destroy();
           outcome.aborted = true;
@@ -166,6 +185,12 @@ export async function forward(fr: ForwardRequest, res: ServerResponse): Promise<
         return outcome;
       }
       let free = false;
+      if (result.kind === 'discarded' && result.status === 404) {
+        // The engine refused before generating anything: moving on costs no retry attempt.
+        failures.push(`${ep.pod} answered 404 (LoRA adapter ${fr.loraAdapter} not loaded there)`);
+        fr.onFailover('lora-not-loaded');
+        continue;
+      }
       if (result.kind === 'discarded') {
         failures.push(`${ep.pod} answered ${result.status}`);
       } else {
@@ -196,10 +221,10 @@ export async function forward(fr: ForwardRequest, res: ServerResponse): Promise<
         outcome.aborted = true;
         return outcome;
       }
-      if (stop === 'timeout' || stop === 'first-byte') throw timeoutError(`retrying after: ${failures.join('; ')}`);
+      if (stop !== null) throw timeoutError(`retrying after: ${failures.join('; ')}`);
     }
   } finally {
-    if (timer) clearTimeout(timer);
+    for (const t of timers) clearTimeout(t);
     res.off('close', onClose);
   }
 }

@@ -17,8 +17,9 @@
  * Failover: pairs are tried in the scheduler's order. A prefill that cannot be reached, answers
  * 5xx or no `kv_transfer_params`, or a decode that fails before answering, moves on to the next
  * pair (connect failures free, others while `trafficPolicy.retry.attempts` lasts); a prefill 4xx
- * is the client's answer (the request itself is wrong). `trafficPolicy.timeout` bounds the whole
- * exchange, prefill included. Without it, each half gets the first-byte deadline
+ * is the client's answer (the request itself is wrong). `trafficPolicy.timeout` bounds the wait
+ * for the decode's response headers, prefill included; `sluice.dev/request-deadline` the whole
+ * exchange. Without a timeout, each half gets the first-byte deadline
  * (`--upstream-first-byte-timeout-ms`) on its response headers.
  */
 import type { ServerResponse } from 'node:http';
@@ -109,8 +110,9 @@ export async function forwardPd(fr: PdForwardRequest, res: ServerResponse): Prom
     throw new SluiceError('SLUICE_NO_ENDPOINTS', `ModelServer ${server.key} has no complete PD group (a prefill and a decode pod with the same group label) ready; check its Ready condition`);
   }
   const protocol = protocolOf(server);
-  const timeoutMs = server.spec.timeoutMs;
-  const deadline = timeoutMs ? fr.startedAt + timeoutMs : Infinity;
+  // The prefill comes before any byte reaches the client: both deadlines bound it.
+  const { timeoutMs, deadlineMs } = server.spec;
+  const deadline = Math.min(timeoutMs ? fr.startedAt + timeoutMs : Infinity, deadlineMs ? fr.startedAt + deadlineMs : Infinity);
   // The decode half alone gets no retries of its own: a failed pair is replaced as a whole.
   const decodeServer: ServerEntry = { ...server, spec: { ...server.spec, retry: { attempts: 0, intervalMs: 0 } } };
   let retriesLeft = server.spec.retry.attempts;
@@ -176,11 +178,17 @@ export async function forwardPd(fr: PdForwardRequest, res: ServerResponse): Prom
   throw new SluiceError('SLUICE_UPSTREAM_ERROR', `ModelServer ${server.key}: no prefill/decode pair answered: ${failures.join('; ')}`);
 }
 
+/** The ModelServer deadlines that bound a prefill, for error messages. */
+function deadlineText(server: ServerEntry): string {
+  const { timeoutMs, deadlineMs } = server.spec;
+  return [timeoutMs ? `trafficPolicy.timeout of ${timeoutMs}ms` : '', deadlineMs ? `sluice.dev/request-deadline of ${deadlineMs}ms` : ''].filter(Boolean).join(' and ');
+}
+
 /** Sends the prefill request and returns its answer's text; throws PairFailed, PrefillRefused (4xx) or a timeout. */
 async function prefill(ep: Endpoint, fr: PdForwardRequest, json: Record<string, unknown>, deadline: number): Promise<string> {
   const body = Buffer.from(JSON.stringify(json));
   const left = deadline - Date.now();
-  if (left <= 0) throw new SluiceError('SLUICE_UPSTREAM_TIMEOUT', `ModelServer ${fr.server.key} did not answer within its trafficPolicy.timeout of ${fr.server.spec.timeoutMs}ms (during prefill on ${ep.pod})`);
+  if (left <= 0) throw new SluiceError('SLUICE_UPSTREAM_TIMEOUT', `ModelServer ${fr.server.key} did not answer within ${deadlineText(fr.server)} (during prefill on ${ep.pod})`);
   const timeout = Number.isFinite(left) ? left : 0;
   // No ModelServer deadline: a hung prefill pod still must not hold the request for ever.
   const firstByte = Number.isFinite(left) ? 0 : fr.firstByteTimeoutMs ?? 0;
@@ -201,7 +209,7 @@ async function prefill(ep: Endpoint, fr: PdForwardRequest, json: Record<string, 
       throw new SluiceError('SLUICE_UPSTREAM_TIMEOUT', `ModelServer ${fr.server.key}: prefill pod ${ep.pod} sent no response headers within ${firstByte}ms (the data plane's --upstream-first-byte-timeout-ms; the ModelServer sets no trafficPolicy.timeout)`);
     }
     if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
-      throw new SluiceError('SLUICE_UPSTREAM_TIMEOUT', `ModelServer ${fr.server.key} did not answer within its trafficPolicy.timeout of ${fr.server.spec.timeoutMs}ms (during prefill on ${ep.pod})`);
+      throw new SluiceError('SLUICE_UPSTREAM_TIMEOUT', `ModelServer ${fr.server.key} did not answer within ${deadlineText(fr.server)} (during prefill on ${ep.pod})`);
     }
     const free = code === 'ECONNREFUSED' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH' || code === 'EADDRNOTAVAIL' || code === 'UND_ERR_CONNECT_TIMEOUT';
     throw new PairFailed(`prefill ${ep.pod}: ${(err as Error).message}`, free);

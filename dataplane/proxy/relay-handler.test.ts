@@ -11,7 +11,7 @@ function relay(interToken: boolean) {
   const written: string[] = [];
   const res = { writeHead: () => res, write: (c: Buffer) => written.push(c.toString()) > 0, end: () => undefined, once: () => res } as unknown as ServerResponse;
   const results: AttemptResult[] = [];
-  const h = new RelayHandler(res, false, new UsageTap(), null, Date.now(), interToken ? { observe: (s) => gaps.push(s) } : null, (r) => results.push(r));
+  const h = new RelayHandler(res, false, false, new UsageTap(), null, Date.now(), interToken ? { observe: (s) => gaps.push(s) } : null, (r) => results.push(r));
   const controller = { pause: () => undefined, resume: () => undefined, abort: () => undefined } as unknown as Dispatcher.DispatchController;
   h.onRequestStart(controller);
   h.onResponseStart(controller, 200, { 'content-type': 'text/event-stream' });

@@ -1,7 +1,8 @@
 /**
  * One upstream attempt as an undici dispatch handler: the engine's answer is relayed to the client
- * as it arrives (status, headers, then each chunk, with backpressure), or, for a retriable 5xx,
- * read and dropped so the connection stays reusable. Using `dispatch` rather than `request` spares
+ * as it arrives (status, headers, then each chunk, with backpressure), or, for a retriable 5xx
+ * (or a 404 for a LoRA adapter another endpoint may have), read and dropped so the connection
+ * stays reusable. Using `dispatch` rather than `request` spares
  * a response stream and an AbortSignal per request (see docs/performance.md).
  */
 import type { ServerResponse } from 'node:http';
@@ -37,6 +38,7 @@ export class RelayHandler implements Dispatcher.DispatchHandler {
   constructor(
     private readonly res: ServerResponse,
     private readonly discard5xx: boolean,
+    private readonly discard404: boolean,
     private readonly tap: UsageTap,
     private readonly extraHeaders: Record<string, string> | null,
     private readonly startedAt: number,
@@ -61,7 +63,7 @@ export class RelayHandler implements Dispatcher.DispatchHandler {
     if (statusCode < 200) return; // 1xx informational: the real status follows
     this.status = statusCode;
     this.headersAfterMs = Date.now() - this.startedAt;
-    if (statusCode >= 500 && this.discard5xx) {
+    if ((statusCode >= 500 && this.discard5xx) || (statusCode === 404 && this.discard404)) {
       this.mode = 'discard';
       return;
     }

@@ -8,7 +8,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { randomBytes } from 'node:crypto';
 import { ERROR_CODES, SluiceError, type ErrorCode } from '../../shared/errors/codes';
 import type { Logger } from '../../shared/log/logger';
-import { forward, upstreamRequestHeaders, type ForwardOutcome } from '../proxy/forwarder';
+import { forward, upstreamRequestHeaders, type FailoverReason, type ForwardOutcome } from '../proxy/forwarder';
 import { forwardPd, pairOrder } from '../proxy/pd-forwarder';
 import type { LoraLoader } from '../proxy/lora-loader';
 import type { RouteMatch, ServerEntry } from '../routing/routing-table';
@@ -98,7 +98,7 @@ async function handle(deps: TrafficDeps, budget: BodyBudget, req: IncomingMessag
     if (req.method !== 'POST') return fail(deps, res, 'SLUICE_METHOD_NOT_ALLOWED', `${path} accepts POST only`);
     return inference(deps, budget, req, res, path);
   }
-  const known = path === '/v1/models' || path === '/healthz' || path === '/readyz';
+  const known = path === '/v1/models' || path === '/models' || path === '/healthz' || path === '/readyz';
   if (known && req.method !== 'GET' && req.method !== 'HEAD') {
     return fail(deps, res, 'SLUICE_METHOD_NOT_ALLOWED', `${path} accepts GET only`);
   }
@@ -112,7 +112,10 @@ async function handle(deps: TrafficDeps, budget: BodyBudget, req: IncomingMessag
       res.writeHead(200, { 'content-type': 'text/plain' }).end(`ready: snapshot version ${table.snapshot.version}\n`);
       return;
     }
-    case '/v1/models': {
+    // `/models` is an alias for clients whose base URL has no `/v1` (issue 12, Kthena parity);
+    // one case, so the auth rules cannot drift apart.
+    case '/v1/models':
+    case '/models': {
       const table = deps.store.current();
       if (!table) return fail(deps, res, 'SLUICE_NOT_READY', 'no routing snapshot received yet');
       // With auth on, the list of served models and adapters is for authenticated callers too,
@@ -130,7 +133,7 @@ async function handle(deps: TrafficDeps, budget: BodyBudget, req: IncomingMessag
       return;
     }
     default:
-      return fail(deps, res, 'SLUICE_NOT_FOUND', `no endpoint ${path}; Sluice serves /v1/completions, /v1/chat/completions, /v1/embeddings and /v1/models`);
+      return fail(deps, res, 'SLUICE_NOT_FOUND', `no endpoint ${path}; Sluice serves /v1/completions, /v1/chat/completions, /v1/embeddings and /v1/models (also as /models)`);
   }
 }
 
@@ -246,7 +249,7 @@ async function inference(deps: TrafficDeps, budget: BodyBudget, req: IncomingMes
       headers,
       stream: body.stream,
       startedAt,
-      onFailover: (reason: 'connect' | 'status') => deps.metrics.failovers.labels(server.key, reason).inc(),
+      onFailover: (reason: FailoverReason) => deps.metrics.failovers.labels(server.key, reason).inc(),
       firstByteTimeoutMs: deps.settings.upstreamFirstByteTimeoutMs,
       interToken: body.stream ? deps.metrics.interTokenOf(server.key) : null,
     };
@@ -264,7 +267,7 @@ async function inference(deps: TrafficDeps, budget: BodyBudget, req: IncomingMes
       picked = order[0]!;
       const out = body.json.model === body.model ? raw : Buffer.from(JSON.stringify(body.json));
       headers['content-length'] = String(out.length);
-      sending = forward({ ...common, order, body: out }, res);
+      sending = forward({ ...common, order, body: out, loraAdapter: match.isLora ? body.model : undefined }, res);
     }
     // Record the pick at once (as Kthena's PostSchedule does): the next request of the same group
     // may arrive long before this one's stream ends, and must find its prefix where it is going.

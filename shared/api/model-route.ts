@@ -6,7 +6,11 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { Condition, MapOf, ObjectMeta, StringEnum } from './schema-kit';
 
-/** Match a string exactly, by prefix or by regular expression. Exactly one may be set. */
+/**
+ * Match a string exactly, by prefix or by regular expression. At most one may be set; none set
+ * matches every value, header absent included, as Kthena's router does (its `matchString`
+ * falls through to true).
+ */
 export function stringMatch(description: string) {
   return Type.Object({
     exact: Type.Optional(Type.String()),
@@ -15,15 +19,15 @@ export function stringMatch(description: string) {
   }, {
     additionalProperties: false,
     description,
-    'x-kubernetes-validations': [{ rule: '[has(self.exact), has(self.prefix), has(self.regex)].exists_one(x, x)', message: 'set exactly one of exact, prefix or regex' }],
+    'x-kubernetes-validations': [{ rule: '[has(self.exact), has(self.prefix), has(self.regex)].filter(x, x).size() <= 1', message: 'set at most one of exact, prefix or regex (none matches every value)' }],
   });
 }
 /** The shape of a header or URI match. */
-export const StringMatch = stringMatch('StringMatch defines the matching conditions for string fields. Only one of the fields may be set.');
+export const StringMatch = stringMatch('StringMatch defines the matching conditions for string fields. At most one of the fields may be set; none matches every value.');
 
 /** Conditions for a rule to apply; empty means every request. */
 export const ModelMatch = Type.Object({
-  headers: Type.Optional(MapOf(stringMatch('How to match the header value. Only one of the fields may be set.'), {
+  headers: Type.Optional(MapOf(stringMatch('How to match the header value. At most one of the fields may be set; none matches every request.'), {
     // The bound keeps the API server's CEL cost estimate for the per-header rule within budget
     // (unbounded, it is refused when the CRD is created); 16 as Gateway API's HTTPRoute header matches.
     maxProperties: 16,
@@ -41,12 +45,19 @@ export const TargetModel = Type.Object({
   weight: Type.Optional(Type.Integer({ minimum: 0, maximum: 100, default: 100, description: 'Relative share of the rule\'s traffic, 0 to 100.' })),
 }, { additionalProperties: false });
 
+/** The message for a rule whose weights are all 0; shared by the CEL rule and the operator. */
+export const ZERO_WEIGHTS_FIX = 'every target has weight 0, so the rule could send no request anywhere; give at least one target a weight above 0 (unset means 100)';
+
 /** One routing rule; the first rule whose modelMatch holds is used. */
 export const Rule = Type.Object({
   name: Type.Optional(Type.String({ description: 'Name of the rule, shown in logs, metrics and status.' })),
   modelMatch: Type.Optional(ModelMatch),
   targetModels: Type.Array(TargetModel, { minItems: 1, maxItems: 16 }),
-}, { additionalProperties: false });
+}, {
+  additionalProperties: false,
+  // Kthena's webhook refuses a rule whose total weight is 0 ("total weight must be greater than zero").
+  'x-kubernetes-validations': [{ rule: 'self.targetModels.exists(t, !has(t.weight) || t.weight > 0)', message: ZERO_WEIGHTS_FIX, fieldPath: '.targetModels' }],
+});
 
 /** Rate-limit units, as Kthena spells them. */
 export const RATE_LIMIT_UNITS = ['second', 'minute', 'hour', 'day', 'month'] as const;

@@ -30,6 +30,27 @@ export function StringMap(options: SchemaOptions = {}) {
   return Type.Record(Type.String(), Type.String(), options);
 }
 
+/**
+ * A Kubernetes label key: an optional DNS-subdomain prefix and `/`, then a name of at most 63
+ * characters that starts and ends with a letter or digit (`app`, `app.kubernetes.io/name`).
+ */
+export const LABEL_KEY_PATTERN = '^([a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$';
+
+/** What to do about a bad label key, shared by the CEL rule and the operator's check. */
+export const LABEL_KEY_FIX = 'label keys are [prefix/]name: name at most 63 characters of letters, digits, -, _ and ., starting and ending with a letter or digit; prefix a DNS subdomain such as app.kubernetes.io';
+
+/**
+ * A label selector map (`matchLabels`): string to string, at most 64 entries, every key a valid
+ * label key. The bound keeps the CEL cost estimate of the key rule within the API server's budget.
+ */
+export function LabelMap(options: SchemaOptions = {}) {
+  return Type.Record(Type.String(), Type.String(), {
+    maxProperties: 64,
+    ...options,
+    'x-kubernetes-validations': [{ rule: `self.all(k, size(k) <= 317 && k.matches('${LABEL_KEY_PATTERN}'))`, message: `invalid label key; ${LABEL_KEY_FIX}` }],
+  });
+}
+
 /** A map of string keys to `value`, emitted as `additionalProperties: value`. */
 export function MapOf<T extends TSchema>(value: T, options: SchemaOptions = {}) {
   return Type.Record(Type.String(), value, options);

@@ -7,8 +7,9 @@ import { type TSchema } from '@sinclair/typebox';
 import { Value, ValueErrorType, type ValueError } from '@sinclair/typebox/value';
 import { ConfigMap, Pod } from './core-types';
 import { InferencePoolV1, InferencePoolV1alpha2, type InferencePool } from './inference-pool';
-import { ModelRoute } from './model-route';
-import { ModelServer } from './model-server';
+import { ModelRoute, ZERO_WEIGHTS_FIX } from './model-route';
+import { EMPTY_SELECTOR_FIX, ModelServer } from './model-server';
+import { LABEL_KEY_FIX, LABEL_KEY_PATTERN } from './schema-kit';
 
 /** One validation problem. */
 export interface Issue {
@@ -126,6 +127,9 @@ function checkModelRoute(route: ModelRoute): Issue[] {
     issues.push({ path: 'spec.rateLimit.global', message: 'global needs redis.address; remove global for a local (per-replica) limit' });
   }
   spec.rules.forEach((rule, i) => {
+    if (!rule.targetModels.some((t) => t.weight === undefined || t.weight > 0)) {
+      issues.push({ path: `spec.rules[${i}].targetModels`, message: ZERO_WEIGHTS_FIX });
+    }
     const base = `spec.rules[${i}].modelMatch`;
     for (const [header, match] of Object.entries(rule.modelMatch?.headers ?? {})) {
       issues.push(...checkStringMatch(`${base}.headers[${JSON.stringify(header)}]`, match));
@@ -135,9 +139,41 @@ function checkModelRoute(route: ModelRoute): Issue[] {
   return issues;
 }
 
+const LABEL_KEY = new RegExp(LABEL_KEY_PATTERN);
+
+/** Whether `key` is a Kubernetes label key (the prefix, when present, at most 253 characters). */
+function isLabelKey(key: string): boolean {
+  const slash = key.indexOf('/');
+  return LABEL_KEY.test(key) && slash <= 253;
+}
+
+function checkLabelKeys(path: string, labels: Record<string, string> | undefined): Issue[] {
+  return Object.keys(labels ?? {}).filter((k) => !isLabelKey(k))
+    .map((k) => ({ path: `${path}[${JSON.stringify(k)}]`, message: `invalid label key ${JSON.stringify(k)}; ${LABEL_KEY_FIX}` }));
+}
+
+/** ModelServer checks the schema cannot express (CEL rules in the CRD say the same). */
+function checkModelServer(server: ModelServer): Issue[] {
+  const sel = server.spec.workloadSelector;
+  const issues: Issue[] = [];
+  if (Object.keys(sel.matchLabels ?? {}).length === 0 && !sel.pdGroup) {
+    issues.push({ path: 'spec.workloadSelector', message: EMPTY_SELECTOR_FIX });
+  }
+  issues.push(...checkLabelKeys('spec.workloadSelector.matchLabels', sel.matchLabels));
+  if (sel.pdGroup) {
+    if (!isLabelKey(sel.pdGroup.groupKey)) {
+      issues.push({ path: 'spec.workloadSelector.pdGroup.groupKey', message: `groupKey ${JSON.stringify(sel.pdGroup.groupKey)} is not a label key; ${LABEL_KEY_FIX}` });
+    }
+    issues.push(...checkLabelKeys('spec.workloadSelector.pdGroup.prefillLabels', sel.pdGroup.prefillLabels));
+    issues.push(...checkLabelKeys('spec.workloadSelector.pdGroup.decodeLabels', sel.pdGroup.decodeLabels));
+  }
+  return issues;
+}
+
 function checkStringMatch(path: string, m: { exact?: string; prefix?: string; regex?: string }): Issue[] {
+  // None set matches every value (as in Kthena); two or more is ambiguous.
   const set = [m.exact, m.prefix, m.regex].filter((v) => v !== undefined).length;
-  if (set !== 1) return [{ path, message: `set exactly one of exact, prefix or regex (found ${set})` }];
+  if (set > 1) return [{ path, message: `set at most one of exact, prefix or regex (found ${set}); none matches every value` }];
   if (m.regex !== undefined) {
     try {
       new RegExp(m.regex);
@@ -175,6 +211,7 @@ export function validateObject(raw: unknown): ValidationResult {
     }
   }
   if (issues.length === 0 && obj.kind === 'ModelRoute') issues.push(...checkModelRoute(value as ModelRoute));
+  if (issues.length === 0 && obj.kind === 'ModelServer') issues.push(...checkModelServer(value as ModelServer));
   if (issues.length > 0) return { ok: false, issues };
   return { ok: true, object: value as ModelRoute };
 }

@@ -134,4 +134,20 @@ describe('compileSnapshot', () => {
     expect(snapshot.routes[0]!.rules[0]!.headers[0]!.name).toBe('user-type');
     expect(snapshot.servers[0]).toMatchObject({ timeoutMs: 90_000, retry: { attempts: 1, intervalMs: 100 }, protocol: 'http' });
   });
+
+  it.each([
+    ['10m', 600_000, null],
+    ['90s', 90_000, null],
+    ['soon', undefined, /must be a positive duration such as 10m or 90s \(got "soon"\); requests have no total deadline until this is fixed/],
+    ['0s', undefined, /must be a positive duration/],
+  ] as const)('sluice.dev/request-deadline %s', (value, deadlineMs, problem) => {
+    const s = server('a');
+    s.metadata.annotations = { 'sluice.dev/request-deadline': value };
+    const { snapshot, statuses } = compileSnapshot({ routes: [], servers: [s], pods: [pod('p', { app: 'a' }, '10.0.0.1')] }, cfg);
+    expect(snapshot.servers[0]!.deadlineMs).toBe(deadlineMs);
+    expect(validateSnapshot(snapshot)).toMatchObject({ ok: true });
+    const cond = statuses.get('ModelServer/default/a')!.conditions.find((c) => c.type === 'DeadlineConfigured');
+    if (problem) expect(cond).toMatchObject({ status: 'False', reason: 'InvalidAnnotation', message: expect.stringMatching(problem) });
+    else expect(cond).toBeUndefined();
+  });
 });

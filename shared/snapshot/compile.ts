@@ -11,6 +11,9 @@ import type { InferencePool } from '../api/inference-pool';
 import type { SchedulerConfig } from '../config/scheduler-config';
 import type { RouterPolicy } from '../config/router-policy-parse';
 import { parseDuration } from '../util/duration';
+
+/** ModelServer annotation: a total deadline for each request, streams included (Sluice only). */
+export const REQUEST_DEADLINE_ANNOTATION = 'sluice.dev/request-deadline';
 import type { Issue } from '../api/validate';
 import { describeQueue, parseQueueAnnotations } from '../config/queue-annotations';
 import { parseLoraAnnotations } from '../config/lora-annotations';
@@ -157,6 +160,15 @@ function compileServer(server: ModelServer, pods: PodIndex, scheduler: string): 
   if (spec.model !== undefined) compiled.model = spec.model;
   const timeout = spec.trafficPolicy?.timeout;
   if (timeout !== undefined) compiled.timeoutMs = parseDuration(timeout) ?? undefined;
+  // Sluice: an optional cap on the whole exchange, streams included (docs/traffic-policy.md#deadlines).
+  const rawDeadline = server.metadata.annotations?.[REQUEST_DEADLINE_ANNOTATION];
+  const deadlineMs = rawDeadline === undefined ? undefined : parseDuration(rawDeadline.trim());
+  let deadlineCond: CompiledCondition | null = null;
+  if (rawDeadline !== undefined && (deadlineMs === null || deadlineMs === undefined || deadlineMs <= 0)) {
+    deadlineCond = { type: 'DeadlineConfigured', status: 'False', reason: 'InvalidAnnotation', message: `metadata.annotations["${REQUEST_DEADLINE_ANNOTATION}"]: must be a positive duration such as 10m or 90s (got ${JSON.stringify(rawDeadline)}); requests have no total deadline until this is fixed` };
+  } else if (deadlineMs) {
+    compiled.deadlineMs = deadlineMs;
+  }
   if (spec.kvConnector?.type !== undefined) compiled.kvConnector = spec.kvConnector.type;
   const loraIssues: Issue[] = [];
   const loraLoad = parseLoraAnnotations(server.metadata.annotations ?? {}, loraIssues);
@@ -190,6 +202,7 @@ function compileServer(server: ModelServer, pods: PodIndex, scheduler: string): 
     ready_ = { type: 'Ready', status: 'True', reason: 'EndpointsReady', message: `${endpoints.length}/${selected.length} selected pods ready` };
   }
   const conditions = queueCond ? [ready_, queueCond] : [ready_];
+  if (deadlineCond) conditions.push(deadlineCond);
   if (loraIssues.length > 0) {
     conditions.push({ type: 'AdaptersConfigured', status: 'False', reason: 'InvalidAnnotations', message: `${loraIssues.map((i) => `${i.path}: ${i.message}`).join('; ')}. Adapters are not loaded by Sluice until this is fixed` });
   } else if (loraLoad) {

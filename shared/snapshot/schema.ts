@@ -78,7 +78,10 @@ export const SnapshotServer = Type.Object({
   model: Type.Optional(Type.String()),
   engine: StringEnum(INFERENCE_ENGINES),
   protocol: StringEnum(['http', 'https'] as const),
+  /** `trafficPolicy.timeout`: deadline for the response headers, from the request's arrival. */
   timeoutMs: Type.Optional(Type.Number({ minimum: 0 })),
+  /** `sluice.dev/request-deadline`: deadline for the whole exchange (a stream is cut), from arrival. */
+  deadlineMs: Type.Optional(Type.Number({ minimum: 1 })),
   retry: Type.Object({ attempts: Type.Integer({ minimum: 0 }), intervalMs: Type.Number({ minimum: 0 }) }, { additionalProperties: false }),
   kvConnector: Type.Optional(StringEnum(KV_CONNECTOR_TYPES)),
   pd: Type.Boolean(),

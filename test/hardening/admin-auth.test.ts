@@ -101,16 +101,22 @@ describe('a data plane started without a push token', () => {
   });
 });
 
-describe('GET /v1/models with auth on', () => {
+describe('GET /v1/models (and its alias /models) with auth on', () => {
   it('needs a credential by default, and none once auth.publicModelList is true', async () => {
     const models = `${sluice.url}/v1/models`;
-    const anonymous = await get(models);
-    expect([anonymous.status, anonymous.json.error.code]).toEqual([401, 'SLUICE_AUTH_REQUIRED']);
-    const wrong = await get(models, 'Bearer sk-not-a-key');
-    expect([wrong.status, wrong.json.error.code]).toEqual([401, 'SLUICE_AUTH_INVALID']);
+    const alias = `${sluice.url}/models`;
+    for (const url of [models, alias]) {
+      const anonymous = await get(url);
+      expect([url, anonymous.status, anonymous.json.error.code]).toEqual([url, 401, 'SLUICE_AUTH_REQUIRED']);
+      const wrong = await get(url, 'Bearer sk-not-a-key');
+      expect([url, wrong.status, wrong.json.error.code]).toEqual([url, 401, 'SLUICE_AUTH_INVALID']);
+    }
     const keyed = await get(models, `Bearer ${TEST_KEY}`);
     expect(keyed.status).toBe(200);
     expect(keyed.json.data.map((m: { id: string }) => m.id)).toContain('deepseek-simple');
+    // The alias serves the very same list.
+    const keyedAlias = await get(alias, `Bearer ${TEST_KEY}`);
+    expect([keyedAlias.status, keyedAlias.json]).toEqual([200, keyed.json]);
 
     const file = join(sluice.dir, 'router-config.yaml');
     const before = await sluice.servingVersion();
@@ -119,6 +125,8 @@ describe('GET /v1/models with auth on', () => {
     const open = await get(models);
     expect(open.status).toBe(200);
     expect(open.json.data.map((m: { id: string }) => m.id)).toContain('deepseek-simple');
+    const openAlias = await get(alias);
+    expect([openAlias.status, openAlias.json]).toEqual([200, open.json]);
     // Only the list opened: inference still needs the key.
     const res = await request(`${sluice.url}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'deepseek-simple', prompt: 'x', max_tokens: 1 }) });
     expect(res.statusCode).toBe(401);

@@ -2,7 +2,9 @@
  * Issue 11, risk 3: a ModelServer without `trafficPolicy.timeout` waited for ever on a hung
  * engine. Now the data plane's first-byte deadline (--upstream-first-byte-timeout-ms) answers
  * 504 SLUICE_UPSTREAM_TIMEOUT when no response headers came in time, never cuts a stream whose
- * headers arrived, and leaves a ModelServer's own timeout in charge where one is set.
+ * headers arrived, and leaves a ModelServer's own timeout in charge where one is set. Issue 12:
+ * `trafficPolicy.timeout` bounds the response headers only, as Kthena's does (a stream outlives
+ * it), and the `sluice.dev/request-deadline` annotation bounds the whole exchange (it cuts a stream).
  * Real processes; the simulator's /sim/faults holds requests to play a hung engine.
  */
 import { request } from 'undici';
@@ -14,11 +16,11 @@ const SUBNET = 66;
 const FIRST_BYTE_MS = 600;
 const ip = (n: number) => `127.${SUBNET}.0.${n}`;
 
-const server = (name: string, extra = '') => `apiVersion: networking.serving.volcano.sh/v1alpha1
+const server = (name: string, extra = '', metadata = '') => `apiVersion: networking.serving.volcano.sh/v1alpha1
 kind: ModelServer
 metadata:
   name: ${name}
-spec:
+${metadata}spec:
   model: "base-${name}"
   inferenceEngine: vLLM
   workloadSelector:
@@ -51,10 +53,13 @@ beforeAll(async () => {
         server('hung', '  trafficPolicy:\n    retry:\n      attempts: 1\n      retryInterval: 10ms\n'),
         server('streamer'),
         server('own', '  trafficPolicy:\n    timeout: 10s\n'),
+        server('short', '  trafficPolicy:\n    timeout: 300ms\n'),
+        server('capped', '  trafficPolicy:\n    timeout: 10s\n', '  annotations:\n    sluice.dev/request-deadline: 1s\n'),
       ].join('---\n'),
-      'routes.yaml': [route('hung'), route('streamer'), route('own')].join('---\n'),
+      'routes.yaml': [route('hung'), route('streamer'), route('own'), route('short'), route('capped')].join('---\n'),
       'pods.yaml': [readyPodYaml('hung-a', { app: 'hung' }, ip(1)), readyPodYaml('hung-b', { app: 'hung' }, ip(2)),
-        readyPodYaml('streamer-a', { app: 'streamer' }, ip(3)), readyPodYaml('own-a', { app: 'own' }, ip(4))].join('---\n'),
+        readyPodYaml('streamer-a', { app: 'streamer' }, ip(3)), readyPodYaml('own-a', { app: 'own' }, ip(4)),
+        readyPodYaml('short-a', { app: 'short' }, ip(5)), readyPodYaml('capped-a', { app: 'capped' }, ip(6))].join('---\n'),
     },
   });
 });
@@ -113,5 +118,46 @@ describe('the default first-byte deadline', () => {
     expect(r.status).toBe(200);
     expect(r.ms).toBeGreaterThanOrEqual(3 * FIRST_BYTE_MS - 50);
     expect((JSON.parse(r.text) as { model: string }).model).toBe('base-own');
+  });
+});
+
+describe('trafficPolicy.timeout and sluice.dev/request-deadline', () => {
+  it('timeout: 504 when the headers are late, naming the timeout', async () => {
+    await fault(5, { count: 1, delayMs: 2_000 });
+    const r = await complete('short');
+    expect(r.status).toBe(504);
+    expect((JSON.parse(r.text) as { error: { message: string } }).error.message).toMatch(/sent no response headers within its trafficPolicy.timeout of 300ms/);
+    expect(r.ms).toBeGreaterThanOrEqual(250);
+    expect(r.ms).toBeLessThan(1_900);
+  });
+
+  it('timeout: a stream whose headers came in time runs past it to the end, as in Kthena', async () => {
+    const r = await complete('short', { stream: true, max_tokens: 150, ignore_eos: true });
+    expect(r.status).toBe(200);
+    expect(r.ms).toBeGreaterThan(3 * 300);
+    expect(r.text.trim().endsWith('data: [DONE]')).toBe(true);
+  });
+
+  it('request-deadline: cuts a stream that runs past it', async () => {
+    const r = await request(`${sluice.url}/v1/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'capped', prompt: 'San Francisco is a', max_tokens: 400, ignore_eos: true, stream: true }),
+    });
+    expect(r.statusCode).toBe(200);
+    const t0 = Date.now();
+    let text = '';
+    await expect((async () => { for await (const chunk of r.body) text += String(chunk); })()).rejects.toThrow();
+    expect(Date.now() - t0).toBeLessThan(5_000);
+    expect(text).toContain('data: {');
+    expect(text).not.toContain('data: [DONE]');
+  });
+
+  it('request-deadline: 504 when it passes before the headers, naming the annotation', async () => {
+    await fault(6, { count: 1, delayMs: 3_000 });
+    const r = await complete('capped');
+    expect(r.status).toBe(504);
+    expect((JSON.parse(r.text) as { error: { message: string } }).error.message).toMatch(/did not answer within its sluice.dev\/request-deadline of 1000ms/);
+    expect(r.ms).toBeLessThan(2_900);
   });
 });
