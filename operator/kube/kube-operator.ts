@@ -4,11 +4,13 @@
  * serves → status conditions. The compile, push and check steps are the ones the directory
  * source uses (Reconciler, Publisher).
  */
+import { delimiter } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { Issue } from '../../shared/api/validate';
 import type { Logger } from '../../shared/log/logger';
 import type { CompiledStatus } from '../../shared/snapshot/conditions';
 import { httpDataplaneClient } from '../dataplane-client';
+import { kubeConfigSource } from './kube-config-source';
 import { Publisher, type TargetState } from '../publisher';
 import { Reconciler } from '../reconciler';
 import { DataplaneTargets } from './dataplane-targets';
@@ -20,7 +22,7 @@ import { statusTargets } from './status-targets';
 
 /** Settings of the Kubernetes mode. */
 export interface KubeOperatorOptions {
-  /** Path of a kubeconfig; null for the in-cluster service account. */
+  /** Path of a kubeconfig; null to use $KUBECONFIG, the in-cluster service account or ~/.kube/config. */
   kubeconfig: string | null;
   /** Namespace of the snapshot ConfigMap and the data-plane pods. */
   namespace: string;
@@ -43,11 +45,21 @@ export interface KubeOperator {
   stop(): Promise<void>;
 }
 
-/** A kubeconfig from a file, or the in-cluster service account when `path` is null. */
-export function loadKubeConfig(path: string | null): KubeConfig {
+/** A KubeConfig from kubeConfigSource's choice. */
+export function loadKubeConfig(path: string | null, env: NodeJS.ProcessEnv = process.env): KubeConfig {
+  const source = kubeConfigSource(path, env);
   const kc = new KubeConfig();
-  if (path) kc.loadFromFile(path);
-  else kc.loadFromCluster();
+  if (source.kind === 'in-cluster') {
+    kc.loadFromCluster();
+    return kc;
+  }
+  kc.loadFromFile(source.files[0]);
+  for (const file of source.files.slice(1)) {
+    const more = new KubeConfig();
+    more.loadFromFile(file);
+    kc.mergeConfig(more);
+  }
+  if (!kc.getCurrentCluster()) throw new Error(`${source.from} (${source.files.join(delimiter)}): no current context with a cluster`);
   return kc;
 }
 
