@@ -14,6 +14,7 @@ import { kubeConfigSource } from './kube-config-source';
 import { Publisher, type TargetState } from '../publisher';
 import { Reconciler } from '../reconciler';
 import { DataplaneTargets } from './dataplane-targets';
+import { EventRecorder } from './event-recorder';
 import { KubeRest } from './kube-rest';
 import { KubeSource, type ObjectIssue } from './kube-source';
 import { SnapshotConfigMap } from './snapshot-configmap';
@@ -35,6 +36,8 @@ export interface KubeOperatorOptions {
   debounceMs: number;
   /** How often each data plane is asked which snapshot it serves (jittered ± 10 %). */
   verifyIntervalMs: number;
+  /** This replica's name in the Events it records (reportingInstance). */
+  eventInstance: string;
   log: Logger;
 }
 
@@ -69,7 +72,7 @@ export async function startKubeOperator(opts: KubeOperatorOptions): Promise<Kube
   const rest = new KubeRest(kc);
   const log = opts.log;
   const cm = new SnapshotConfigMap(rest, opts.namespace, opts.snapshotConfigMap);
-  const statusWriter = new StatusWriter(rest, log, opts.namespace);
+  const statusWriter = new StatusWriter(rest, log, opts.namespace, new EventRecorder(rest, log, opts.eventInstance));
   const source = new KubeSource(kc, rest, log, opts.debounceMs);
   const targets = new DataplaneTargets(kc, rest, opts.namespace, opts.dataplaneSelector, opts.dataplaneAdminPort, log);
 
