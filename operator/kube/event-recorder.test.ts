@@ -7,18 +7,19 @@ const ROUTE = { apiVersion: 'networking.serving.volcano.sh/v1alpha1', kind: 'Mod
 const EVENTS = '/apis/events.k8s.io/v1/namespaces/ns/events';
 const LIMITS: EventLimits = { burst: 3, refillMs: 60_000, dedupWindowMs: 600_000 };
 
+/** Answers each create with its own name, as generateName would; patches from the rules. */
+class NamingFake extends FakeKubeClient {
+  private n = 0;
+  override async call<T = unknown>(method: string, path: string, body?: unknown, contentType?: string): Promise<T> {
+    if (method !== 'POST') return super.call<T>(method, path, body, contentType);
+    this.calls.push({ method, path, body, contentType });
+    return { metadata: { name: `r.${++this.n}` } } as T;
+  }
+}
+
 function setup() {
   let now = Date.parse('2026-01-01T00:00:00.000Z');
-  let n = 0;
-  const fake = new FakeKubeClient().on('PATCH', /\/events\/r\.\d+$/, { body: {} });
-  // Each created Event gets its own name, as generateName would give it.
-  fake.call = ((orig) => async function (this: FakeKubeClient, method: string, path: string, body?: unknown, ct?: string) {
-    if (method === 'POST') {
-      this.calls.push({ method, path, body, contentType: ct });
-      return { metadata: { name: `r.${++n}` } } as never;
-    }
-    return orig.call(this, method, path, body, ct);
-  })(fake.call);
+  const fake = new NamingFake().on('PATCH', /\/events\/r\.\d+$/, { body: {} });
   const rec = new EventRecorder(fake, log, 'op-0', LIMITS, () => now);
   return { fake, rec, advance: (ms: number) => { now += ms; } };
 }
