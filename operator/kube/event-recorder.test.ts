@@ -7,19 +7,9 @@ const ROUTE = { apiVersion: 'networking.serving.volcano.sh/v1alpha1', kind: 'Mod
 const EVENTS = '/apis/events.k8s.io/v1/namespaces/ns/events';
 const LIMITS: EventLimits = { burst: 3, refillMs: 60_000, dedupWindowMs: 600_000 };
 
-/** Answers each create with its own name, as generateName would; patches from the rules. */
-class NamingFake extends FakeKubeClient {
-  private n = 0;
-  override async call<T = unknown>(method: string, path: string, body?: unknown, contentType?: string): Promise<T> {
-    if (method !== 'POST') return super.call<T>(method, path, body, contentType);
-    this.calls.push({ method, path, body, contentType });
-    return { metadata: { name: `r.${++this.n}` } } as T;
-  }
-}
-
 function setup() {
   let now = Date.parse('2026-01-01T00:00:00.000Z');
-  const fake = new NamingFake().on('PATCH', /\/events\/r\.\d+$/, { body: {} });
+  const fake = new FakeKubeClient().on('POST', EVENTS, { body: {} }).on('PATCH', /\/events\/r\.[0-9a-f]+$/, { body: {} });
   const rec = new EventRecorder(fake, log, 'op-0', LIMITS, () => now);
   return { fake, rec, advance: (ms: number) => { now += ms; } };
 }
@@ -33,7 +23,7 @@ it('creates an events.k8s.io/v1 Event regarding the object', async () => {
   await rec.record(ROUTE, 'Warning', 'Refused', 'Validate', 'generation 2 refused: x');
   expect(fake.calls).toHaveLength(1);
   expect(fake.calls[0]).toMatchObject({ method: 'POST', path: EVENTS, body: {
-    apiVersion: 'events.k8s.io/v1', kind: 'Event', metadata: { generateName: 'r.', namespace: 'ns' }, eventTime: '2026-01-01T00:00:00.000000Z',
+    apiVersion: 'events.k8s.io/v1', kind: 'Event', metadata: { name: expect.stringMatching(/^r\.[0-9a-f]+$/), namespace: 'ns' }, eventTime: '2026-01-01T00:00:00.000000Z',
     reportingController: 'sluice.dev/operator', reportingInstance: 'op-0', action: 'Validate', reason: 'Refused', type: 'Warning', note: 'generation 2 refused: x',
     regarding: { apiVersion: ROUTE.apiVersion, kind: 'ModelRoute', namespace: 'ns', name: 'r', uid: 'u-1' },
   } });
@@ -44,7 +34,8 @@ it('counts a repeat within the window in the first Event\'s series, and starts a
   await rec.record(ROUTE, 'Warning', 'Refused', 'Validate', 'same');
   advance(60_000);
   await rec.record(ROUTE, 'Warning', 'Refused', 'Validate', 'same');
-  expect(fake.calls[1]).toMatchObject({ method: 'PATCH', path: `${EVENTS}/r.1`, body: { series: { count: 2, lastObservedTime: '2026-01-01T00:01:00.000000Z' } } });
+  const first = (fake.calls[0]!.body as { metadata: { name: string } }).metadata.name;
+  expect(fake.calls[1]).toMatchObject({ method: 'PATCH', path: `${EVENTS}/${first}`, body: { series: { count: 2, lastObservedTime: '2026-01-01T00:01:00.000000Z' } } });
   advance(600_000);
   await rec.record(ROUTE, 'Warning', 'Refused', 'Validate', 'same');
   expect(fake.calls[2]).toMatchObject({ method: 'POST' });

@@ -10,6 +10,7 @@
  *    beyond it are dropped, counted, and logged once per object until it may send again.
  * Failures to write an Event are logged and never stop a reconcile.
  */
+import { randomBytes } from 'node:crypto';
 import type { Logger } from '../../shared/log/logger';
 import { MERGE_PATCH, type KubeClient } from './kube-rest';
 
@@ -87,10 +88,12 @@ export class EventRecorder {
         await this.rest.call('PATCH', `${base}/${prev.name}`, { series: { count: prev.count, lastObservedTime: microTime(now) } }, MERGE_PATCH);
         return;
       }
-      const created = await this.rest.call<{ metadata?: { name?: string } }>('POST', base, {
+      // Named as client-go names them (<object>.<hex time>): generateName may not end in '.'.
+      const name = `${subject.name.slice(0, 200)}.${now.toString(16)}${randomBytes(3).toString('hex')}`;
+      await this.rest.call('POST', base, {
         apiVersion: 'events.k8s.io/v1',
         kind: 'Event',
-        metadata: { generateName: `${subject.name}.`, namespace: subject.namespace },
+        metadata: { name, namespace: subject.namespace },
         eventTime: microTime(now),
         reportingController: REPORTING_CONTROLLER,
         reportingInstance: this.instance,
@@ -100,8 +103,7 @@ export class EventRecorder {
         note: text,
         regarding: { apiVersion: subject.apiVersion, kind: subject.kind, namespace: subject.namespace, name: subject.name, ...(subject.uid ? { uid: subject.uid } : {}) },
       });
-      const name = created?.metadata?.name;
-      if (name) this.series.set(key, { name, count: 1, firstMs: now });
+      this.series.set(key, { name, count: 1, firstMs: now });
       this.forgetOld(now);
     } catch (err) {
       // A series whose Event expired (the API server keeps them an hour) starts again next time.
