@@ -11,4 +11,6 @@ module.exports = {
   },
   transformIgnorePatterns: ['/node_modules/(?!jose/)'],
   testTimeout: 60000,
+  // Says once which test groups this machine cannot run (promtool, redis-server, kube binaries) and how to enable them.
+  globalSetup: '<rootDir>/test/helpers/global-setup.ts',
 };

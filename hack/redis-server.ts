@@ -70,7 +70,8 @@ export async function startRedisServer(opts: RedisServerOptions = {}): Promise<R
     proc.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
     proc.once('error', (err) => {
       clearTimeout(timer);
-      reject(new Error(`cannot start redis-server: ${err.message}`));
+      const hint = (err as NodeJS.ErrnoException).code === 'ENOENT' ? ' (not installed? apt-get install redis-server, or set REDIS_SERVER to its path)' : '';
+      reject(new Error(`cannot start redis-server: ${err.message}${hint}`));
     });
     proc.once('exit', (code, signal) => {
       clearTimeout(timer);

@@ -15,6 +15,7 @@ import { programmedCondition } from './programmed';
 import { Publisher, type TargetState } from './publisher';
 import { SnapshotFileCopy } from './snapshot-file-copy';
 import { Reconciler } from './reconciler';
+import { kubeConfigSource } from './kube/kube-config-source';
 import { loadKubeConfig, startKubeOperator, type KubeOperator } from './kube/kube-operator';
 import { KubeRest } from './kube/kube-rest';
 import { LeaderElector, leaderIdentity, leaseTimingFor } from './kube/leader-election';
@@ -145,8 +146,15 @@ if (require.main === module) {
   if (settings.kube) {
     const k = settings.kube;
     const log = createLogger('operator', settings.logLevel);
+    try {
+      const source = kubeConfigSource(k.kubeconfig);
+      log.info(source.kind === 'in-cluster' ? { credentials: 'in-cluster service account' } : { credentials: source.from, files: source.files }, 'Kubernetes credentials');
+    } catch (err) {
+      process.stderr.write(`${(err as Error).message}\n`);
+      process.exit(2);
+    }
     let op: KubeOperator | null = null;
-    const begin = () => startKubeOperator({ ...k, routerConfigNamespace: settings.routerConfigNamespace, pushToken: settings.pushToken, debounceMs: settings.debounceMs, verifyIntervalMs: settings.verifyIntervalMs, log }).then((started) => {
+    const begin = () => startKubeOperator({ ...k, routerConfigNamespace: settings.routerConfigNamespace, pushToken: settings.pushToken, debounceMs: settings.debounceMs, verifyIntervalMs: settings.verifyIntervalMs, eventInstance: leaderIdentity(), log }).then((started) => {
       op = started;
       log.info({ namespace: k.namespace, routerConfigNamespace: settings.routerConfigNamespace, dataplanes: k.dataplaneSelector }, 'operator watching the Kubernetes API');
     }, (err: Error) => {

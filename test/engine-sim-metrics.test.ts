@@ -8,6 +8,10 @@
 import { spawnSync } from 'node:child_process';
 import { request } from 'undici';
 import { startEngineSim, type EngineSimHandle } from '../hack/engine-sim/simulator';
+import { testsNeeding } from './helpers/requirements';
+
+// Skipped, with one line saying how to enable them, when promtool is missing (failed under SLUICE_REQUIRE_ALL_TESTS=1).
+const { describe, it, beforeAll, afterAll } = testsNeeding('promtool');
 
 const REAL_ENGINE_NAMING = /^\S+ (metric names should not contain ':'|counter metrics should have "_total" suffix|non-histogram and non-summary metrics should not have "_count" suffix)$/;
 

@@ -10,6 +10,10 @@ import { request } from 'undici';
 import { example, relocatePods, startLocalSluice, type LocalSluice } from './helpers/cluster';
 import { stopAll, waitFor } from './helpers/processes';
 import { startRedisServer, type RedisServer } from './helpers/redis-server';
+import { testsNeeding } from './helpers/requirements';
+
+// Skipped, with one line saying how to enable them, when redis-server is missing (failed under SLUICE_REQUIRE_ALL_TESTS=1).
+const { describe, it, beforeAll, afterAll } = testsNeeding('redis-server');
 
 const SUBNET = 31;
 /** 50 tokens for the simulator's tokenizer (" abc" is one token) and 50 for Sluice's estimate (199 chars / 4). */

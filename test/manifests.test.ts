@@ -16,6 +16,10 @@ import { allCrds } from '../shared/api/crd';
 import { defaultSchedulerConfig, schedulerConfigFromConfigMap } from '../shared/config/scheduler-config-source';
 import { startKubeApiserver, type KubeApi } from './helpers/kube-apiserver';
 import { ROOT, startNode, stopAll, tempDir, waitFor } from './helpers/processes';
+import { testsNeeding } from './helpers/requirements';
+
+// Skipped, with one line saying how to enable them, when kube is missing (failed under SLUICE_REQUIRE_ALL_TESTS=1).
+const { describe, it, beforeAll, afterAll } = testsNeeding('kube');
 
 jest.setTimeout(180_000);
 

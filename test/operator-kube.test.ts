@@ -12,6 +12,10 @@ import { startEngineSim, type EngineSimHandle } from '../hack/engine-sim/simulat
 import { startKubeApiserver, type KubeApi } from './helpers/kube-apiserver';
 import { writeFileSync } from 'node:fs';
 import { ROOT, startNode, stopAll, tempDir, waitFor, type Proc } from './helpers/processes';
+import { testsNeeding } from './helpers/requirements';
+
+// Skipped, with one line saying how to enable them, when kube is missing (failed under SLUICE_REQUIRE_ALL_TESTS=1).
+const { describe, it, beforeAll, afterAll } = testsNeeding('kube');
 
 const NET = 27;
 const ADMIN_PORT = 18481;
@@ -151,6 +155,36 @@ describe('operator on a real API server', () => {
     expect((await complete('deepseek-simple')).status).toBe(200);
     await kubectl(['patch', 'modelroute', 'deepseek-simple', '--type=json', '-p', JSON.stringify([{ op: 'remove', path: '/spec/rules/0/modelMatch' }])]);
     await waitFor('Accepted True again', async () => (await condition('modelroute', 'deepseek-simple', 'Accepted'))?.status === 'True');
+  });
+
+  it('records Events for the refusal, the fix and each programmed generation, and rate-limits a flapping route', async () => {
+    interface KubeEvent { type: string; reason: string; note: string; reportingController: string; regarding: { kind: string; name: string; uid?: string }; series?: { count: number } }
+    const events = async (name: string): Promise<KubeEvent[]> => (JSON.parse(await kubectl(['get', 'events.events.k8s.io', '-n', 'default', '-o', 'json'])) as { items: KubeEvent[] })
+      .items.filter((e) => e.regarding.kind === 'ModelRoute' && e.regarding.name === name);
+    const uid = await kubectl(['get', 'modelroute', 'deepseek-simple', '-o', 'jsonpath={.metadata.uid}']);
+    // The previous test refused generation N and accepted the fix: both are Events on the route.
+    const seen = await waitFor('Refused and Accepted events', async () => {
+      const list = await events('deepseek-simple');
+      return list.some((e) => e.reason === 'Refused') && list.some((e) => e.reason === 'Accepted') ? list : null;
+    });
+    const refused = seen.find((e) => e.reason === 'Refused')!;
+    expect(refused).toMatchObject({ type: 'Warning', reportingController: 'sluice.dev/operator', regarding: { uid } });
+    expect(refused.note).toMatch(/^generation \d+ refused: spec\.rules\[0\]\.modelMatch\.uri\.regex: not a valid regular expression/);
+    expect(seen.filter((e) => e.reason === 'Programmed').every((e) => e.type === 'Normal' && /^generation \d+ applied on/.test(e.note))).toBe(true);
+
+    // Eight different bad edits, each seen by the operator: without a limit, eight more Events.
+    const before = (await events('deepseek-simple')).length;
+    for (let i = 0; i < 8; i++) {
+      await kubectl(['patch', 'modelroute', 'deepseek-simple', '--type=json', '-p', JSON.stringify([{ op: 'add', path: '/spec/rules/0/modelMatch', value: { uri: { regex: `(${i}` } } }])]);
+      const gen = await kubectl(['get', 'modelroute', 'deepseek-simple', '-o', 'jsonpath={.metadata.generation}']);
+      await waitFor(`generation ${gen} refused`, async () => (await condition('modelroute', 'deepseek-simple', 'Accepted') as { message?: string } | undefined)?.message?.startsWith(`generation ${gen} refused`));
+    }
+    await kubectl(['patch', 'modelroute', 'deepseek-simple', '--type=json', '-p', JSON.stringify([{ op: 'remove', path: '/spec/rules/0/modelMatch' }])]);
+    await waitFor('Accepted True again', async () => (await condition('modelroute', 'deepseek-simple', 'Accepted'))?.status === 'True');
+    // At most the burst of 5 per route since it was created (plus one refill a minute).
+    const total = (await events('deepseek-simple')).length;
+    expect(total - before).toBeLessThan(8);
+    expect(total).toBeLessThanOrEqual(6);
   });
 
   it('writes an InferencePool\'s conditions as its own entry in status.parents, keeping a Gateway\'s', async () => {

@@ -8,6 +8,7 @@ import OpenAI from 'openai';
 import { request } from 'undici';
 import { example, relocatePods, startLocalSluice, type LocalSluice } from './helpers/cluster';
 import { stopAll } from './helpers/processes';
+import { testsNeeding } from './helpers/requirements';
 
 let sluice: LocalSluice;
 
@@ -126,7 +127,8 @@ describe('seed 004 scenarios through the data plane', () => {
   });
 });
 
-describe('metrics format', () => {
+// promtool checks the format; without it (`apt-get install prometheus`) only this group is skipped.
+testsNeeding('promtool').describe('metrics format', () => {
   it('the data plane /metrics passes promtool check metrics', async () => {
     const text = await (await request(`${sluice.adminUrl}/metrics`)).body.text();
     expect(text).toContain('sluice_requests_total{route="default/deepseek-subset"');

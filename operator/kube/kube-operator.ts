@@ -4,14 +4,17 @@
  * serves → status conditions. The compile, push and check steps are the ones the directory
  * source uses (Reconciler, Publisher).
  */
+import { delimiter } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { Issue } from '../../shared/api/validate';
 import type { Logger } from '../../shared/log/logger';
 import type { CompiledStatus } from '../../shared/snapshot/conditions';
 import { httpDataplaneClient } from '../dataplane-client';
+import { kubeConfigSource } from './kube-config-source';
 import { Publisher, type TargetState } from '../publisher';
 import { Reconciler } from '../reconciler';
 import { DataplaneTargets } from './dataplane-targets';
+import { EventRecorder } from './event-recorder';
 import { KubeRest } from './kube-rest';
 import { KubeSource, type ObjectIssue } from './kube-source';
 import { SnapshotConfigMap } from './snapshot-configmap';
@@ -20,7 +23,7 @@ import { statusTargets } from './status-targets';
 
 /** Settings of the Kubernetes mode. */
 export interface KubeOperatorOptions {
-  /** Path of a kubeconfig; null for the in-cluster service account. */
+  /** Path of a kubeconfig; null to use $KUBECONFIG, the in-cluster service account or ~/.kube/config. */
   kubeconfig: string | null;
   /** Namespace of the snapshot ConfigMap and the data-plane pods. */
   namespace: string;
@@ -33,6 +36,8 @@ export interface KubeOperatorOptions {
   debounceMs: number;
   /** How often each data plane is asked which snapshot it serves (jittered ± 10 %). */
   verifyIntervalMs: number;
+  /** This replica's name in the Events it records (reportingInstance). */
+  eventInstance: string;
   log: Logger;
 }
 
@@ -43,11 +48,21 @@ export interface KubeOperator {
   stop(): Promise<void>;
 }
 
-/** A kubeconfig from a file, or the in-cluster service account when `path` is null. */
-export function loadKubeConfig(path: string | null): KubeConfig {
+/** A KubeConfig from kubeConfigSource's choice. */
+export function loadKubeConfig(path: string | null, env: NodeJS.ProcessEnv = process.env): KubeConfig {
+  const source = kubeConfigSource(path, env);
   const kc = new KubeConfig();
-  if (path) kc.loadFromFile(path);
-  else kc.loadFromCluster();
+  if (source.kind === 'in-cluster') {
+    kc.loadFromCluster();
+    return kc;
+  }
+  kc.loadFromFile(source.files[0]);
+  for (const file of source.files.slice(1)) {
+    const more = new KubeConfig();
+    more.loadFromFile(file);
+    kc.mergeConfig(more);
+  }
+  if (!kc.getCurrentCluster()) throw new Error(`${source.from} (${source.files.join(delimiter)}): no current context with a cluster`);
   return kc;
 }
 
@@ -57,7 +72,7 @@ export async function startKubeOperator(opts: KubeOperatorOptions): Promise<Kube
   const rest = new KubeRest(kc);
   const log = opts.log;
   const cm = new SnapshotConfigMap(rest, opts.namespace, opts.snapshotConfigMap);
-  const statusWriter = new StatusWriter(rest, log, opts.namespace);
+  const statusWriter = new StatusWriter(rest, log, opts.namespace, new EventRecorder(rest, log, opts.eventInstance));
   const source = new KubeSource(kc, rest, log, opts.debounceMs);
   const targets = new DataplaneTargets(kc, rest, opts.namespace, opts.dataplaneSelector, opts.dataplaneAdminPort, log);
 

@@ -16,7 +16,7 @@ type WithStatus = KubernetesObject & { status?: Record<string, unknown> };
 export function statusTarget(o: WithStatus, operatorNamespace: string): StatusTarget | null {
   const kind = o.kind;
   if (kind !== 'ModelRoute' && kind !== 'ModelServer' && kind !== 'InferencePool') return null;
-  const base = { kind: kind as StatusTarget['kind'], apiVersion: o.apiVersion ?? '', namespace: o.metadata?.namespace ?? 'default', name: o.metadata?.name ?? '', generation: o.metadata?.generation };
+  const base = { kind: kind as StatusTarget['kind'], apiVersion: o.apiVersion ?? '', namespace: o.metadata?.namespace ?? 'default', name: o.metadata?.name ?? '', ...(o.metadata?.uid ? { uid: o.metadata.uid } : {}), generation: o.metadata?.generation };
   if (kind === 'InferencePool') {
     const { mine, others } = splitPoolParents(base.apiVersion, o.status, operatorNamespace);
     return { ...base, ...(o.metadata?.resourceVersion ? { resourceVersion: o.metadata.resourceVersion } : {}), existing: mine as StoredCondition[], otherParents: others };

@@ -6,13 +6,16 @@
  * An object Sluice refuses gets Accepted=False naming the field, with the refused generation as
  * observedGeneration, even while its last valid version keeps serving. lastTransitionTime changes
  * only when a condition's status does; an object is patched only when what it would show
- * changed, so steady state writes nothing.
+ * changed, so steady state writes nothing. Refusals and Programmed changes are also recorded as
+ * Events (condition-events.ts, event-recorder.ts).
  */
 import type { Issue } from '../../shared/api/validate';
 import type { CompiledCondition, CompiledStatus } from '../../shared/snapshot/conditions';
 import { statusKey } from '../../shared/snapshot/conditions';
 import type { Logger } from '../../shared/log/logger';
 import { programmedCondition, type Programmed } from '../programmed';
+import { ConditionEvents } from './condition-events';
+import type { EventRecorder } from './event-recorder';
 import { KubeError, MERGE_PATCH, type KubeClient } from './kube-rest';
 import { parentsField, poolStatusPath, sluiceParentRef, type PoolParentStatus } from './pool-status';
 
@@ -28,6 +31,8 @@ export interface StatusTarget {
   apiVersion: string;
   namespace: string;
   name: string;
+  /** For the Events' `regarding` reference. */
+  uid?: string;
   /** Generation as stored now: the refused one, when Sluice refused the latest edit. */
   generation: number | undefined;
   /** InferencePools: the resourceVersion read, so the parent-list write cannot clobber a newer one. */
@@ -45,8 +50,14 @@ export class StatusWriter {
   /** What was last written per object, to skip no-op patches. */
   private readonly written = new Map<string, string>();
 
-  /** `namespace`: the operator's, which names Sluice's parent entry in InferencePool status. */
-  constructor(private readonly rest: KubeClient, private readonly log: Logger, private readonly namespace: string) {}
+  /** Which condition changes become Events, when `events` is set. */
+  private readonly changes = new ConditionEvents();
+
+  /**
+   * `namespace`: the operator's, which names Sluice's parent entry in InferencePool status.
+   * `events`: where refusals and Programmed changes are recorded as Events (none when null).
+   */
+  constructor(private readonly rest: KubeClient, private readonly log: Logger, private readonly namespace: string, private readonly events: EventRecorder | null = null) {}
 
   /**
    * Brings every target's status up to date. `compiled` is the compile result's statuses,
@@ -66,6 +77,11 @@ export class StatusWriter {
       // Programmed describes what data planes serve: the last valid version's generation.
       if (t.kind === 'ModelRoute' && st) conditions.push(programmedCondition(prog, st.conditions[0]?.observedGeneration ?? t.generation));
       if (conditions.length === 0) continue;
+      if (this.events) {
+        for (const e of this.changes.changes(key, t.existing, conditions)) {
+          await this.events.record({ apiVersion: t.apiVersion, kind: t.kind, namespace: t.namespace, name: t.name, ...(t.uid ? { uid: t.uid } : {}) }, e.type, e.reason, e.action, e.note);
+        }
+      }
       const stored: StoredCondition[] = conditions.map((c) => {
         const prev = t.existing.find((e) => e.type === c.type);
         return { ...c, lastTransitionTime: prev && prev.status === c.status ? prev.lastTransitionTime : now.toISOString() };

@@ -19,9 +19,12 @@ export interface Proc {
 
 const running = new Set<Proc>();
 
-/** Spawns `node dist/<script> ...args` and resolves once `ready` matches a line of its stdout. */
-export function startNode(script: string, args: string[], ready: RegExp, timeoutMs = 20_000): Promise<{ proc: Proc; match: RegExpMatchArray }> {
-  const child = spawn(process.execPath, [join(ROOT, 'dist', script), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * Spawns `node dist/<script> ...args` and resolves once `ready` matches a line of its stdout.
+ * `env` is added to this process's environment (jest's process.env is not the one children get).
+ */
+export function startNode(script: string, args: string[], ready: RegExp, timeoutMs = 20_000, env?: Record<string, string>): Promise<{ proc: Proc; match: RegExpMatchArray }> {
+  const child = spawn(process.execPath, [join(ROOT, 'dist', script), ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...(env ? { env: { ...process.env, ...env } } : {}) });
   let out = '';
   const proc: Proc = {
     child,
