@@ -60,6 +60,27 @@ describe('buildOptions', () => {
     expect(o.profile).toEqual({ decodeBaseMs: 5, maxLoras: 2 });
   });
 
+  it.each([
+    ['--api-key wins over the config and VLLM_API_KEY', ['--api-key', 'k1', '--api-key=k2'], { apiKey: 'c' }, { VLLM_API_KEY: 'e' }, ['k1', 'k2']],
+    ['the config wins over VLLM_API_KEY', [], { apiKey: 'c' }, { VLLM_API_KEY: 'e' }, 'c'],
+    ['VLLM_API_KEY is the fallback', [], {}, { VLLM_API_KEY: 'e' }, 'e'],
+    ['an empty VLLM_API_KEY is no key', [], {}, { VLLM_API_KEY: '' }, undefined],
+    ['no key anywhere', [], {}, {}, undefined],
+  ] as const)('api key: %s', (_name, argv, config, env, want) => {
+    expect(buildOptions(parseCliArgs(argv), config, env).apiKey).toEqual(want);
+  });
+
+  it('takes vLLM\'s --ssl-keyfile/--ssl-certfile and per-pod api-key/ssl-* keys', () => {
+    const args = parseCliArgs([
+      '--ssl-keyfile', '/k.pem', '--ssl-certfile=/c.pem',
+      '--pod', 'name=a,ip=127.0.0.2,port=0,model=m,api-key=pk,ssl-keyfile=/a.key,ssl-certfile=/a.crt',
+    ]);
+    const o = buildOptions(args, { sslKeyfile: '/other.pem' });
+    expect(o).toMatchObject({ sslKeyfile: '/k.pem', sslCertfile: '/c.pem' });
+    expect(o.pods[0]).toMatchObject({ apiKey: 'pk', sslKeyfile: '/a.key', sslCertfile: '/a.crt' });
+    expect(usageText()).toMatch(/--api-key KEY[\s\S]*--ssl-keyfile PATH[\s\S]*--ssl-certfile PATH/);
+  });
+
   it('rejects unknown profile fields in the config', () => {
     expect(() => buildOptions(parseCliArgs([]), { profile: { typo: 1 } as never })).toThrow(/typo/);
   });

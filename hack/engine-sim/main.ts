@@ -16,7 +16,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     return;
   }
   const config = args.configPath ? (JSON.parse(readFileSync(args.configPath, 'utf8')) as Partial<SimOptions>) : {};
-  const sim = await startEngineSim(buildOptions(args, config));
+  const sim = await startEngineSim(buildOptions(args, config, process.env));
   process.stdout.write(`engine-sim ready ${JSON.stringify(sim.pods.map((p) => p.info()))}\n`);
 
   let closing = false;

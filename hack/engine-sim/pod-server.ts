@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import http from 'node:http';
+import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { ApiKeyGuard, apiKeysOf, UNAUTHORIZED_BODY } from './api-key-auth';
 import { Engine, type PodRole } from './engine';
 import { FaultInjector, parseFaultRule } from './faults';
 import { ApiError, delay, parseJson, readBody, sendError, sendJson, sendText } from './http-util';
@@ -10,13 +11,15 @@ import { KvEventsPublisher, type KvEventsSpec } from './kv-events-publisher';
 import type { EngineFlavour } from './metrics';
 import { renderMetrics } from './metrics-render';
 import type { PdPeer } from './pd-peer';
+import { createPodServer, hasTls, type PodServer, type PodTlsFiles } from './pod-listener';
 import { PD_REGISTRY } from './pd-registry';
 import type { EngineProfile } from './profile';
 import type { HfTokenizer } from '../../shared/tokenizer/hf-tokenizer';
 import { handleTokenize } from './tokenize-endpoint';
 
 /**
- * One simulated pod: an Engine behind its own HTTP server on ip:port, serving the vLLM-style API,
+ * One simulated pod: an Engine behind its own HTTP server on ip:port (HTTPS with vLLM's
+ * --ssl-keyfile/--ssl-certfile, /v1 behind vLLM's --api-key when set), serving the vLLM-style API,
  * /metrics in its flavour's naming, and the simulator's test hooks (/sim/state, /sim/faults).
  * While listening it is registered with the process-wide PD registry (pd-registry.ts), so pods
  * can hand prompt KV to each other.
@@ -27,7 +30,7 @@ const PROCESS_TAG = randomUUID().slice(0, 6);
 let engineSeq = 0;
 
 /** One simulated pod as configured on the command line or in SimOptions. */
-export interface SimPodSpec {
+export interface SimPodSpec extends PodTlsFiles {
   name: string;
   namespace?: string;
   /** Loopback address to bind, e.g. 127.0.0.2. */
@@ -46,6 +49,11 @@ export interface SimPodSpec {
   group?: string;
   /** Publish vLLM KV events on tcp://<ip>:<port> (kv-events-publisher.ts); off when unset. */
   kvEvents?: KvEventsSpec;
+  /**
+   * vLLM's `--api-key`: requests under /v1 need `Authorization: Bearer <key>` (any of several), else
+   * 401 (api-key-auth.ts). Off when unset or empty. With `sslKeyfile`/`sslCertfile` the pod serves HTTPS.
+   */
+  apiKey?: string | string[];
 }
 
 /** Public identity of a running pod (what `engine-sim ready` prints). */
@@ -103,7 +111,10 @@ export class SimPod implements PdPeer {
   readonly faults = new FaultInjector();
   /** KV-event publisher (spec.kvEvents), bound by listen(); null when off. */
   readonly kvEvents: KvEventsPublisher | null;
-  private readonly server: http.Server;
+  private readonly server: PodServer;
+  /** Checks /v1 requests when the pod has API keys; null when it is open. */
+  private readonly apiKeys: ApiKeyGuard | null;
+  private readonly scheme: 'http' | 'https';
   private readonly createdSec = Math.floor(Date.now() / 1000);
   private readonly ctx: InferenceContext;
 
@@ -131,17 +142,15 @@ export class SimPod implements PdPeer {
     this.ctx = { podName: this.name, baseModel: this.model, engine: this.engine, faults: this.faults, pd: this, tokenizer };
     this.kvEvents = spec.kvEvents ? new KvEventsPublisher(spec.ip, spec.kvEvents, profile.blockSize) : null;
     if (this.kvEvents) this.engine.attachKvEvents(this.kvEvents);
-    this.server = http.createServer((req, res) => void this.handle(req, res));
-    // Routers keep connections alive; outlive their (usually 60 s) idle timeouts.
-    this.server.keepAliveTimeout = 65_000;
-    this.server.headersTimeout = 66_000;
-    // Streams may legitimately last minutes.
-    this.server.requestTimeout = 0;
+    const keys = apiKeysOf(spec.apiKey);
+    this.apiKeys = keys.length ? new ApiKeyGuard(keys) : null;
+    this.scheme = hasTls(spec) ? 'https' : 'http';
+    this.server = createPodServer(spec, `pod ${this.name}`, (req, res) => void this.handle(req, res));
   }
 
-  /** Base URL, e.g. http://127.0.0.2:8000. */
+  /** Base URL, e.g. http://127.0.0.2:8000 (https:// when the pod has TLS files). */
   get url(): string {
-    return `http://${this.ip}:${this.port}`;
+    return `${this.scheme}://${this.ip}:${this.port}`;
   }
 
   /** Identity as printed by the CLI. */
@@ -193,6 +202,8 @@ export class SimPod implements PdPeer {
       const methods = ROUTES[path];
       // Always drain the body first so keep-alive connections stay usable after errors.
       const body = await readBody(req);
+      // Before routing, as vLLM's middleware: an unknown /v1 path without a key is 401, not 404.
+      if (this.apiKeys && !this.apiKeys.allows(req.method, path, req.headers.authorization)) return sendJson(res, 401, UNAUTHORIZED_BODY);
       if (!methods) return sendJson(res, 404, { detail: 'Not Found' });
       if (!methods.includes(req.method ?? '')) return sendJson(res, 405, { detail: 'Method Not Allowed' });
       await this.route(`${req.method} ${path}`, req, res, body, closed.signal);

@@ -24,6 +24,12 @@ export interface SimOptions {
    * chat messages are tokenized as vLLM would with it. Default: the stand-in tokenizer.
    */
   tokenizer?: string;
+  /** vLLM's `--api-key` for every pod that sets no `apiKey` of its own (`""` or `[]` there opts out). */
+  apiKey?: string | string[];
+  /** vLLM's `--ssl-keyfile` for every pod that sets no TLS files of its own: with sslCertfile, pods serve HTTPS. */
+  sslKeyfile?: string;
+  /** vLLM's `--ssl-certfile`, likewise. */
+  sslCertfile?: string;
 }
 
 /** Running simulator. */
@@ -59,6 +65,24 @@ function validateSpec(spec: SimPodSpec, i: number): void {
     if (kv.replayPort !== undefined && bad(kv.replayPort)) throw new Error(`${where}: bad kvEvents.replayPort ${kv.replayPort}`);
     if (kv.topic !== undefined && typeof kv.topic !== 'string') throw new Error(`${where}: kvEvents.topic must be a string`);
   }
+  const key = spec.apiKey;
+  if (key !== undefined && typeof key !== 'string' && !(Array.isArray(key) && key.every((k) => typeof k === 'string'))) {
+    throw new Error(`${where}: apiKey must be a string or an array of strings`);
+  }
+  if ((spec.sslKeyfile === undefined) !== (spec.sslCertfile === undefined)) {
+    throw new Error(`${where}: sslKeyfile and sslCertfile go together (vLLM's --ssl-keyfile and --ssl-certfile)`);
+  }
+}
+
+/** A pod spec with the simulator-wide API key and TLS files filled in where it has none of its own. */
+function withDefaults(spec: SimPodSpec, opts: SimOptions): SimPodSpec {
+  const out = { ...spec };
+  if (out.apiKey === undefined && opts.apiKey !== undefined) out.apiKey = opts.apiKey;
+  if (out.sslKeyfile === undefined && out.sslCertfile === undefined) {
+    if (opts.sslKeyfile !== undefined) out.sslKeyfile = opts.sslKeyfile;
+    if (opts.sslCertfile !== undefined) out.sslCertfile = opts.sslCertfile;
+  }
+  return out;
 }
 
 /**
@@ -72,9 +96,10 @@ export async function startEngineSim(opts: SimOptions): Promise<EngineSimHandle>
   }
   const profile = resolveProfile(opts.profile);
   if (!opts.pods?.length) throw new Error('at least one pod is required');
-  opts.pods.forEach(validateSpec);
+  const specs = opts.pods.map((p) => withDefaults(p, opts));
+  specs.forEach(validateSpec);
   const seen = new Set<string>();
-  for (const p of opts.pods) {
+  for (const p of specs) {
     const key = `${p.ip}:${p.port}`;
     if (p.port !== 0 && seen.has(key)) throw new Error(`two pods bind ${key}`);
     seen.add(key);
@@ -82,7 +107,8 @@ export async function startEngineSim(opts: SimOptions): Promise<EngineSimHandle>
 
   // Loaded once, shared by every pod (one chunk cache).
   const tokenizer = opts.tokenizer ? await loadHfTokenizer(opts.tokenizer) : null;
-  const pods = opts.pods.map((spec) => new SimPod(spec, profile, timeScale, tokenizer));
+  // Throws before anything listens when a pod's TLS files cannot be read.
+  const pods = specs.map((spec) => new SimPod(spec, profile, timeScale, tokenizer));
   const close = async (): Promise<void> => {
     await Promise.all(pods.map((p) => p.close()));
   };

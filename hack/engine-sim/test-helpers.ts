@@ -23,19 +23,19 @@ async function toResult(r: Response): Promise<HttpResult> {
   return { status: r.status, headers: r.headers, text, json };
 }
 
-/** POST a JSON body (a string is sent verbatim, to test malformed JSON). */
-export async function postJson(url: string, body: unknown): Promise<HttpResult> {
+/** POST a JSON body (a string is sent verbatim, to test malformed JSON), with extra headers if given. */
+export async function postJson(url: string, body: unknown, headers: Record<string, string> = {}): Promise<HttpResult> {
   const r = await fetch(url, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...headers },
     body: typeof body === 'string' ? body : JSON.stringify(body),
   });
   return toResult(r);
 }
 
-/** GET a URL. */
-export async function get(url: string): Promise<HttpResult> {
-  return toResult(await fetch(url));
+/** GET a URL, with extra headers if given. */
+export async function get(url: string, headers: Record<string, string> = {}): Promise<HttpResult> {
+  return toResult(await fetch(url, { headers }));
 }
 
 /** DELETE a URL. */

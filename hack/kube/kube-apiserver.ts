@@ -11,13 +11,14 @@
  * Processes still running are stopped at the end of the test file that started them (and when
  * the process exits), so a failing test does not leave them behind.
  */
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Agent, request } from 'undici';
+import { runOpenssl, writeTestCerts } from '../test-certs';
 
 /** The repository root (this file is hack/kube/*.ts, or dist/hack/kube/*.js when built). */
 const ROOT = resolve(__dirname, '..', '..', ...(__dirname.includes(`${'/'}dist${'/'}`) ? ['..'] : []));
@@ -177,12 +178,6 @@ function tail(file: string, lines: number): string {
   return all.slice(-lines).join('\n');
 }
 
-function run(cmd: string, args: string[], cwd: string): Promise<void> {
-  return new Promise((res, rej) => {
-    execFile(cmd, args, { cwd }, (err, _stdout, stderr) => (err ? rej(new Error(`${cmd} ${args.join(' ')}: ${err.message}\n${stderr}`)) : res()));
-  });
-}
-
 async function freePorts(n: number): Promise<number[]> {
   // All held open at once so they are distinct; another process may still take one before we
   // bind it, which start() handles by retrying with new ports.
@@ -200,27 +195,12 @@ async function freePorts(n: number): Promise<number[]> {
 
 /** A CA, a serving certificate for 127.0.0.1/localhost signed by it, and a service-account key pair. */
 async function makeCerts(dir: string): Promise<void> {
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  writeFileSync(join(dir, 'ca.cnf'), [
-    '[req]', 'distinguished_name = dn', 'prompt = no', 'x509_extensions = ext',
-    '[dn]', 'CN = sluice-test-ca',
-    '[ext]', 'basicConstraints = critical, CA:TRUE', 'keyUsage = critical, keyCertSign, cRLSign, digitalSignature',
-    'subjectKeyIdentifier = hash', '',
-  ].join('\n'));
-  await run('openssl', ['req', '-x509', ...ec, '-days', '2', '-config', 'ca.cnf', '-keyout', 'ca.key', '-out', 'ca.crt'], dir);
-  writeFileSync(join(dir, 'server.cnf'), [
-    '[req]', 'distinguished_name = dn', 'prompt = no',
-    '[dn]', 'CN = kube-apiserver',
-    '[ext]', 'basicConstraints = critical, CA:FALSE', 'keyUsage = critical, digitalSignature, keyEncipherment',
-    'extendedKeyUsage = serverAuth', 'authorityKeyIdentifier = keyid',
-    'subjectAltName = IP:127.0.0.1, DNS:localhost, DNS:kubernetes, DNS:kubernetes.default, DNS:kubernetes.default.svc, DNS:kubernetes.default.svc.cluster.local',
-    '',
-  ].join('\n'));
-  await run('openssl', ['req', '-new', ...ec, '-config', 'server.cnf', '-keyout', 'server.key', '-out', 'server.csr'], dir);
-  await run('openssl', ['x509', '-req', '-in', 'server.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '2',
-    '-extfile', 'server.cnf', '-extensions', 'ext', '-out', 'server.crt'], dir);
-  await run('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-out', 'sa.key'], dir);
-  await run('openssl', ['pkey', '-in', 'sa.key', '-pubout', '-out', 'sa.pub'], dir);
+  await writeTestCerts(dir, {
+    ca: true, commonName: 'kube-apiserver',
+    dnsNames: ['kubernetes', 'kubernetes.default', 'kubernetes.default.svc', 'kubernetes.default.svc.cluster.local'],
+  });
+  await runOpenssl(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-out', 'sa.key'], dir);
+  await runOpenssl(['pkey', '-in', 'sa.key', '-pubout', '-out', 'sa.pub'], dir);
 }
 
 // ---- start ----------------------------------------------------------------------------------

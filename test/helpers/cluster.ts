@@ -66,7 +66,8 @@ export async function startLocalSluice(opts: LocalOptions): Promise<LocalSluice>
   const pods = simPodsFor(objects);
   const simConfig = join(tmp.dir, 'sim.json');
   writeFileSync(simConfig, JSON.stringify({ pods, timeScale: opts.timeScale ?? 50, tokenizer: simTokenizerFor(objects) }));
-  const { proc: sim } = await startNode('hack/engine-sim/main.js', ['--config', simConfig], /engine-sim ready/);
+  // An API key in the developer's environment would lock every simulated pod (as vLLM's VLLM_API_KEY does).
+  const { proc: sim } = await startNode('hack/engine-sim/main.js', ['--config', simConfig], /engine-sim ready/, undefined, { VLLM_API_KEY: '' });
   const token = 'test-token';
   const dataplanes: Proc[] = [];
   const urls: string[] = [];

@@ -32,6 +32,7 @@ describe('checkTool', () => {
   it.each([
     ['promtool found on PATH', 'promtool', { PATH: `/nonexistent:${dir}` }, true],
     ['promtool missing', 'promtool', { PATH: '/nonexistent' }, false],
+    ['openssl missing', 'openssl', { PATH: '/nonexistent' }, false],
     ['a non-executable redis-server does not count', 'redis-server', { PATH: dir }, false],
     ['REDIS_SERVER names the binary', 'redis-server', { PATH: '', REDIS_SERVER: exe }, true],
   ] as const)('%s', (_, tool, env, available) => {
@@ -48,6 +49,7 @@ describe('skipLine', () => {
   it.each([
     ['promtool', 'apt-get install prometheus'],
     ['redis-server', 'apt-get install redis-server'],
+    ['openssl', 'apt-get install openssl'],
     ['kube', 'bash hack/kube/build.sh'],
   ] as const)('for %s names `%s`, on one line', (tool, command) => {
     const line = skipLine({ tool, available: false, reason: 'x is missing' });

@@ -1,6 +1,6 @@
 /**
- * Test groups that need a tool outside npm: Prometheus's promtool, a real redis-server, and the
- * kube-apiserver/etcd/kubectl that hack/kube/build.sh builds. On a fresh machine (`npm install &&
+ * Test groups that need a tool outside npm: Prometheus's promtool, a real redis-server, openssl
+ * (for test certificates), and the kube-apiserver/etcd/kubectl that hack/kube/build.sh builds. On a fresh machine (`npm install &&
  * npm test`) such a group is skipped with one line that says how to enable it; with
  * SLUICE_REQUIRE_ALL_TESTS=1 (set by .ci/run, which installs everything) a missing tool fails the
  * run instead, so CI never passes by skipping.
@@ -14,7 +14,7 @@ import { delimiter, isAbsolute, join } from 'node:path';
 import { checkKubeBinaries } from '../../hack/kube/kube-apiserver';
 
 /** The external tools some test groups need. */
-export type Tool = 'promtool' | 'redis-server' | 'kube';
+export type Tool = 'promtool' | 'redis-server' | 'openssl' | 'kube';
 
 /** The environment variable that turns a missing tool into a failure (CI sets it). */
 export const REQUIRE_ALL_ENV = 'SLUICE_REQUIRE_ALL_TESTS';
@@ -23,6 +23,7 @@ export const REQUIRE_ALL_ENV = 'SLUICE_REQUIRE_ALL_TESTS';
 export const ENABLE: Readonly<Record<Tool, { tests: string; command: string }>> = Object.freeze({
   promtool: { tests: 'metrics-format tests', command: 'apt-get install prometheus' },
   'redis-server': { tests: 'global rate-limit (Redis) tests', command: 'apt-get install redis-server' },
+  openssl: { tests: 'TLS tests', command: 'apt-get install openssl' },
   kube: { tests: 'Kubernetes tests', command: 'bash hack/kube/build.sh' },
 });
 
@@ -59,7 +60,7 @@ export function checkTool(tool: Tool, env: NodeJS.ProcessEnv = process.env): Too
     if (!findExecutable('openssl', env.PATH)) return { tool, available: false, reason: 'openssl is not on PATH (it makes the test certificates)' };
     return { tool, available: true, reason: '' };
   }
-  const bin = tool === 'redis-server' ? (env.REDIS_SERVER ?? 'redis-server') : 'promtool';
+  const bin = tool === 'redis-server' ? (env.REDIS_SERVER ?? 'redis-server') : tool;
   return findExecutable(bin, env.PATH) ? { tool, available: true, reason: '' } : { tool, available: false, reason: bin.includes('/') ? `${bin} is not an executable file` : `${bin} is not on PATH` };
 }
 
