@@ -10,6 +10,7 @@ import { readSnapshotFile } from '../shared/snapshot/snapshot-file';
 import { createLogger } from '../shared/log/logger';
 import { MetricsScraper } from './engines/metrics-scraper';
 import { EndpointRegistry } from './proxy/endpoint-registry';
+import { ProviderPools } from './proxy/provider-pools';
 import { SnapshotStore } from './routing/snapshot-store';
 import { SchedulerEnv } from './scheduler/scheduler-env';
 import { createAdminApp } from './server/admin-server';
@@ -58,7 +59,8 @@ export async function startDataplane(settings: DataplaneSettings): Promise<Datap
       governance?.pumpAll();
     },
   });
-  const store = new SnapshotStore(registry, schedulerEnv);
+  const providerPools = new ProviderPools({ connections: settings.connectionsPerEndpoint, connectTimeoutMs: settings.connectTimeoutMs });
+  const store = new SnapshotStore(registry, schedulerEnv, providerPools);
   // Every applied snapshot (the startup file included) decides which pods' KV events to follow.
   store.onApply((table) => schedulerEnv.applyTable(table));
   // Created once the store exists; the scraper's callback above reads it late.
@@ -106,6 +108,7 @@ export async function startDataplane(settings: DataplaneSettings): Promise<Datap
       await scraper.stop();
       await governance!.close();
       await registry.close();
+      await providerPools.close();
       await schedulerEnv.close();
     },
   };

@@ -17,6 +17,10 @@ const log = createLogger('test', 'silent');
 class FakeDataplanes implements DataplaneClient {
   readonly serving = new Map<string, { version: number; hash: string }>();
   readonly down = new Set<string>();
+  /** Provider credential versions each data plane holds, as proxy/credentials.ts keeps them. */
+  readonly credentials = new Map<string, Set<string>>();
+  /** Versions each served snapshot names. */
+  private readonly named = new Map<string, string[]>();
   readonly events: string[];
   pushes = 0;
   private gate: Promise<void> = Promise.resolve();
@@ -35,7 +39,7 @@ class FakeDataplanes implements DataplaneClient {
   async push(url: string, body: Buffer): Promise<DataplaneAnswer> {
     await this.gate;
     if (this.down.has(url)) throw new Error(`connect ECONNREFUSED ${url}`);
-    const next = JSON.parse(body.toString()) as RoutingSnapshot;
+    const { credentials, ...next } = JSON.parse(body.toString()) as RoutingSnapshot & { credentials?: { version: string }[] };
     this.pushes++;
     this.events.push(`push ${url} ${next.version}`);
     const cur = this.serving.get(url);
@@ -43,14 +47,21 @@ class FakeDataplanes implements DataplaneClient {
       return { status: 409, text: JSON.stringify({ error: { code: 'SLUICE_SNAPSHOT_STALE', message: 'stale', servingVersion: cur.version } }) };
     }
     this.serving.set(url, { version: next.version, hash: next.hash });
-    return { status: 200, text: JSON.stringify({ status: 'applied', version: next.version, hash: next.hash }) };
+    this.credentials.set(url, new Set((credentials ?? []).map((c) => c.version)));
+    this.named.set(url, (next.providers ?? []).flatMap((p) => (p.credential ? [p.credential.version] : [])));
+    return { status: 200, text: JSON.stringify({ status: 'applied', version: next.version, hash: next.hash, credentialsMissing: this.missing(url) }) };
+  }
+
+  private missing(url: string): number {
+    const held = this.credentials.get(url) ?? new Set();
+    return (this.named.get(url) ?? []).filter((v) => !held.has(v)).length;
   }
 
   async served(url: string): Promise<DataplaneAnswer> {
     if (this.down.has(url)) throw new Error(`connect ECONNREFUSED ${url}`);
     const cur = this.serving.get(url);
     if (!cur) return { status: 503, text: JSON.stringify({ error: { code: 'SLUICE_NOT_READY', message: 'no snapshot applied yet' } }) };
-    return { status: 200, text: JSON.stringify({ ...cur, generatedAt: '2026-01-01T00:00:00Z' }) };
+    return { status: 200, text: JSON.stringify({ ...cur, generatedAt: '2026-01-01T00:00:00Z', credentialsMissing: this.missing(url) }) };
   }
 }
 
@@ -122,6 +133,29 @@ describe('publisher convergence', () => {
     expect(dataplanes.serving.get(A)!.hash).toBe(hash);
     expect(dataplanes.pushes).toBe(pushesBefore + 1);
     expect(appliedCounts).toEqual([1, 2]);
+  });
+
+  it('pushes again to a data plane that serves the snapshot without the provider credentials it names', async () => {
+    const { dataplanes, publisher, reconciler } = start({ targets: [A] });
+    const G = 'networking.serving.volcano.sh/v1alpha1' as const;
+    const objects = {
+      routes: [], servers: [], pods: [],
+      externalProviders: [{ apiVersion: G, kind: 'ExternalModelProvider' as const, metadata: { name: 'p', namespace: 'default' }, spec: { baseURL: 'https://api.example.com', auth: { secretRef: { name: 's', key: 'k' } } } }],
+      secrets: [{ apiVersion: 'v1' as const, kind: 'Secret' as const, metadata: { name: 's', namespace: 'default' }, stringData: { k: 'sk-1' } }],
+    };
+    const hash = reconciler.reconcile(objects).snapshot.hash;
+    await publisher.settled();
+    expect(applied(publisher, hash)).toBe(1);
+    expect(dataplanes.credentials.get(A)!.size).toBe(1);
+    // Restarted from its snapshot file: the same hash, but no credentials (they are never stored).
+    dataplanes.credentials.set(A, new Set());
+    const pushesBefore = dataplanes.pushes;
+    await publisher.verify();
+    await publisher.settled();
+    expect(dataplanes.pushes).toBe(pushesBefore + 1);
+    expect(dataplanes.credentials.get(A)!.size).toBe(1);
+    expect(applied(publisher, hash)).toBe(1);
+    expect(publisher.targets()[0]!.lastError).toBeNull();
   });
 
   it('pushes again to a data plane serving other content, renumbering above it', async () => {

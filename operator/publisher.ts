@@ -19,6 +19,7 @@ import { gzipSync } from 'node:zlib';
 import type { Logger } from '../shared/log/logger';
 import type { RoutingSnapshot } from '../shared/snapshot/schema';
 import type { DataplaneClient } from './dataplane-client';
+import type { ProviderCredential } from '../shared/snapshot/compile-provider';
 
 /** Push state of one data plane. */
 export interface TargetState {
@@ -125,9 +126,13 @@ export class Publisher {
     this.progress();
   }
 
-  /** Makes `snapshot` the one to converge on: durable copy first, then the pushes. */
-  publish(snapshot: RoutingSnapshot): void {
-    const json = Buffer.from(JSON.stringify(snapshot));
+  /**
+   * Makes `snapshot` the one to converge on: durable copy first, then the pushes. `credentials`
+   * (provider API keys the snapshot names) go in the pushes beside the snapshot, never in the
+   * durable copy.
+   */
+  publish(snapshot: RoutingSnapshot, credentials: readonly ProviderCredential[] = []): void {
+    const json = Buffer.from(JSON.stringify(credentials.length ? { ...snapshot, credentials } : snapshot));
     const gzip = json.length > GZIP_ABOVE;
     const entry: Entry = { snapshot, body: gzip ? gzipSync(json) : json, gzip };
     this.wanted = entry;
@@ -222,8 +227,11 @@ export class Publisher {
     let error: string | null = null;
     try {
       const a = await this.opts.client.served(state.url);
-      const body = safeJson(a.text) as { version?: unknown; hash?: unknown; error?: { message?: string } } | null;
-      if (a.status === 200 && typeof body?.hash === 'string' && typeof body.version === 'number') served = { version: body.version, hash: body.hash };
+      const body = safeJson(a.text) as { version?: unknown; hash?: unknown; credentialsMissing?: unknown; error?: { message?: string } } | null;
+      const missing = typeof body?.credentialsMissing === 'number' ? body.credentialsMissing : 0;
+      // Serving the snapshot without the credentials it names (restarted from its file) is not serving it.
+      if (a.status === 200 && missing > 0) error = `serves snapshot ${String(body?.version)} without ${missing} provider credential(s) it names (restarted since the last push)`;
+      else if (a.status === 200 && typeof body?.hash === 'string' && typeof body.version === 'number') served = { version: body.version, hash: body.hash };
       else error = `GET /v1/snapshot answered ${a.status}: ${body?.error?.message ?? a.text.slice(0, 200)}`;
     } catch (err) {
       error = `GET /v1/snapshot failed: ${(err as Error).message}`;
@@ -243,7 +251,7 @@ export class Publisher {
     if (before === want.hash) this.opts.log.warn({ target: state.url, error: state.lastError }, 'data plane no longer serves the current snapshot; pushing it again');
     this.startLoop(state);
     // Reachable but wrong (typically restarted): push now, not after the loop's backoff.
-    if (served || error?.startsWith('GET /v1/snapshot answered')) this.wakers.get(state.url)?.();
+    if (served || error?.startsWith('GET /v1/snapshot answered') || error?.includes('provider credential')) this.wakers.get(state.url)?.();
     if (before !== state.appliedHash) this.progress();
   }
 
@@ -280,8 +288,10 @@ export class Publisher {
       try {
         const res = await this.opts.client.push(state.url, body, gzip);
         this.epochs.set(state, (this.epochs.get(state) ?? 0) + 1);
-        const parsed = safeJson(res.text) as { hash?: unknown; version?: unknown; error?: { message?: string; servingVersion?: number } } | null;
-        if (res.status === 200) {
+        const parsed = safeJson(res.text) as { hash?: unknown; version?: unknown; credentialsMissing?: unknown; error?: { message?: string; servingVersion?: number } } | null;
+        if (res.status === 200 && typeof parsed?.credentialsMissing === 'number' && parsed.credentialsMissing > 0) {
+          state.lastError = `applied the snapshot but lacks ${parsed.credentialsMissing} provider credential(s) it names`;
+        } else if (res.status === 200) {
           // The answer names what the data plane now serves; that, not what was sent, is recorded.
           state.appliedVersion = typeof parsed?.version === 'number' ? parsed.version : snapshot.version;
           state.appliedHash = typeof parsed?.hash === 'string' ? parsed.hash : snapshot.hash;
@@ -292,8 +302,9 @@ export class Publisher {
           this.opts.log.info({ target: state.url, version: snapshot.version }, 'snapshot pushed');
           this.progress();
           continue;
+        } else {
+          state.lastError = `${res.status}: ${parsed?.error?.message ?? res.text.slice(0, 300)}`;
         }
-        state.lastError = `${res.status}: ${parsed?.error?.message ?? res.text.slice(0, 300)}`;
         if (res.status === 409 && typeof parsed?.error?.servingVersion === 'number') {
           this.opts.onStale(parsed.error.servingVersion);
           // The first 409 is the usual restart case: renumbered; push that once it is stored.

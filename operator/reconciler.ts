@@ -11,6 +11,7 @@ import type { RouterPolicy } from '../shared/config/router-policy-parse';
 import type { SchedulerConfig } from '../shared/config/scheduler-config';
 import { MAX_SNAPSHOT_VERSION, type RoutingSnapshot } from '../shared/snapshot/schema';
 import type { Publisher } from './publisher';
+import type { ProviderCredential } from '../shared/snapshot/compile-provider';
 
 /** The outcome of one reconcile. */
 export interface ReconcileResult {
@@ -26,6 +27,8 @@ export class Reconciler {
   private version: number;
   private lastHash: string | null;
   private last: RoutingSnapshot | null = null;
+  /** The provider credentials `last` names, pushed with it. */
+  private lastCredentials: ProviderCredential[] = [];
   /** Scheduler configurations last seen valid, kept in force while their ConfigMap is broken. */
   private lastGoodSchedulers: Record<string, SchedulerConfig> = {};
   /** The router policy (auth, identity, fairness) last in force, kept while the router ConfigMap is broken. */
@@ -61,14 +64,16 @@ export class Reconciler {
       this.version += 1;
       this.lastHash = result.snapshot.hash;
       this.last = result.snapshot;
+      this.lastCredentials = result.credentials;
       this.log.info({ version: this.version, hash: result.snapshot.hash.slice(0, 12), routes: result.snapshot.routes.length, servers: result.snapshot.servers.length, compileMs: Math.round(compileMs * 100) / 100 }, 'snapshot compiled');
-      this.publisher.publish(result.snapshot);
+      this.publisher.publish(result.snapshot, result.credentials);
       return { ...result, changed, compileMs };
     }
     if (!this.last) {
       // Same content as an earlier run published: serve it under that run's version number.
       this.last = { ...result.snapshot, version: this.version };
-      this.publisher.publish(this.last);
+      this.lastCredentials = result.credentials;
+      this.publisher.publish(this.last, this.lastCredentials);
     }
     return { snapshot: this.last, statuses: result.statuses, schedulerIssues: result.schedulerIssues, changed, compileMs };
   }
@@ -92,6 +97,6 @@ export class Reconciler {
     this.version = servingVersion + 1;
     this.last = { ...this.last, version: this.version };
     this.log.info({ version: this.version }, 'renumbered snapshot above the version a data plane serves');
-    this.publisher.publish(this.last);
+    this.publisher.publish(this.last, this.lastCredentials);
   }
 }

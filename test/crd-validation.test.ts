@@ -25,7 +25,7 @@ let kube: KubeApi;
 beforeAll(async () => {
   kube = await startKubeApiserver();
   await ok(['apply', '-k', join(ROOT, 'crds')]);
-  await ok(['wait', '--for=condition=Established', '--timeout=60s', 'crd/modelroutes.networking.serving.volcano.sh', 'crd/modelservers.networking.serving.volcano.sh']);
+  await ok(['wait', '--for=condition=Established', '--timeout=60s', 'crd/modelroutes.networking.serving.volcano.sh', 'crd/modelservers.networking.serving.volcano.sh', 'crd/externalmodelproviders.networking.serving.volcano.sh']);
 });
 
 afterAll(async () => {
@@ -42,6 +42,7 @@ async function ok(args: string[], input?: string): Promise<string> {
 const apply = (obj: Obj) => kube.kubectl(['apply', '-f', '-'], { input: yaml.dump(obj) });
 
 const route = (name: string, spec: Obj): Obj => ({ apiVersion: API_VERSION, kind: 'ModelRoute', metadata: { name, namespace: 'default' }, spec });
+const provider = (name: string, spec: Obj): Obj => ({ apiVersion: API_VERSION, kind: 'ExternalModelProvider', metadata: { name, namespace: 'default' }, spec });
 const server = (name: string, spec: Obj): Obj => ({ apiVersion: API_VERSION, kind: 'ModelServer', metadata: { name, namespace: 'default' }, spec });
 const targets = [{ targetModels: [{ modelServerName: 'a' }] }];
 const serverSpec = { inferenceEngine: 'vLLM', workloadSelector: { matchLabels: { app: 'a' } } };
@@ -91,6 +92,20 @@ describe('kubectl apply refuses', () => {
     ['more than 10 retry attempts', server('retry-11', { ...serverSpec, trafficPolicy: { retry: { attempts: 11 } } }),
       ['spec.trafficPolicy.retry.attempts: Invalid value: 11', 'should be less than or equal to 10']],
     ['a ModelServer without workloadSelector', server('no-selector', { inferenceEngine: 'vLLM' }), ['spec.workloadSelector: Required value']],
+    ['a target with both a ModelServer and a provider', route('both-targets', { modelName: 'm', rules: [{ targetModels: [{ modelServerName: 'a', externalModelProviderName: 'p' }] }] }),
+      ['spec.rules[0].targetModels[0]: Invalid value', 'set exactly one of modelServerName (pods) or externalModelProviderName (an external API)']],
+    ['a target with neither', route('no-target', { modelName: 'm', rules: [{ targetModels: [{ weight: 10 }] }] }),
+      ['spec.rules[0].targetModels[0]: Invalid value', 'set exactly one of modelServerName']],
+    ['a provider target on a LoRA route', route('lora-external', { modelName: 'm', loraAdapters: ['a'], rules: [{ targetModels: [{ externalModelProviderName: 'p' }] }] }),
+      ['spec.rules: Invalid value', 'a route with loraAdapters can only target ModelServers']],
+    ['a provider with an http baseURL', provider('plain-http', { baseURL: 'http://api.example.com' }),
+      ['The ExternalModelProvider "plain-http" is invalid', 'spec.baseURL: Invalid value', 'baseURL must be https:// unless allowInsecure is true']],
+    ['a provider skipping verification on http', provider('skip-http', { baseURL: 'http://a.example', allowInsecure: true, insecureSkipVerify: true }),
+      ['spec.insecureSkipVerify: Invalid value', 'insecureSkipVerify applies to an https:// baseURL only']],
+    ['a provider with an optional Secret', provider('optional-secret', { baseURL: 'https://a.example', auth: { secretRef: { name: 's', key: 'k', optional: true } } }),
+      ['spec.auth.secretRef.optional: Invalid value', 'secretRef.optional must be false or unset']],
+    ['a provider with another scheme', provider('ftp', { baseURL: 'ftp://a.example' }),
+      ['spec.baseURL: Invalid value: "ftp://a.example"', "should match '^https?://.+'"]],
   ];
 
   it.each(cases)('%s', async (_, obj, fragments) => {

@@ -13,7 +13,7 @@ import { parseQueueAnnotations } from '../shared/config/queue-annotations';
 import { schedulerConfigFromConfigMap } from '../shared/config/scheduler-config-source';
 import { ROOT } from './helpers/processes';
 
-const READ = new Set(['ModelRoute', 'ModelServer', 'InferencePool']);
+const READ = new Set(['ModelRoute', 'ModelServer', 'InferencePool', 'ExternalModelProvider', 'Secret']);
 
 /** [doc, block index, object] for every whole object in a ```yaml block. */
 function examples(): [string, number, Record<string, unknown>][] {

@@ -25,6 +25,9 @@ let trafficUrl = '';
 let operator: Proc;
 const operatorArgs = () => ['--kube', '--kubeconfig', kube.kubeconfig, '--namespace', 'sluice-system', '--dataplane-admin-port', String(ADMIN_PORT), '--push-token', 'tok', '--debounce-ms', '50', '--lease-duration-seconds', '4'];
 
+/** An OpenAI-compatible API outside the cluster (no Pod object): the simulator with vLLM's --api-key. */
+const PROVIDER = { name: 'external-api', ip: `127.${NET}.0.31`, port: 8000, model: 'gpt-x', apiKey: 'sk-ext-e2e-42' };
+
 const ENGINES = [
   { name: 'deepseek-r1-1-5b-0', app: 'deepseek-r1-1-5b', ip: `127.${NET}.0.11`, model: 'deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B' },
   { name: 'deepseek-r1-7b-0', app: 'deepseek-r1-7b', ip: `127.${NET}.0.21`, model: 'deepseek-ai/DeepSeek-R1-Distill-Qwen-7B' },
@@ -99,9 +102,9 @@ beforeAll(async () => {
   kube = await startKubeApiserver();
   await kubectl(['apply', '-f', join(ROOT, 'crds')]);
   await kubectl(['apply', '-f', '-'], JSON.stringify(POOL_CRD));
-  await kubectl(['wait', '--for=condition=Established', 'crd/modelroutes.networking.serving.volcano.sh', 'crd/modelservers.networking.serving.volcano.sh', 'crd/inferencepools.inference.networking.k8s.io', '--timeout=30s']);
+  await kubectl(['wait', '--for=condition=Established', 'crd/modelroutes.networking.serving.volcano.sh', 'crd/modelservers.networking.serving.volcano.sh', 'crd/externalmodelproviders.networking.serving.volcano.sh', 'crd/inferencepools.inference.networking.k8s.io', '--timeout=30s']);
   await kubectl(['create', 'namespace', 'sluice-system']);
-  sim = await startEngineSim({ timeScale: 50, pods: ENGINES.map((e) => ({ name: e.name, ip: e.ip, port: 8000, model: e.model })) });
+  sim = await startEngineSim({ timeScale: 50, pods: [...ENGINES.map((e) => ({ name: e.name, ip: e.ip, port: 8000, model: e.model })), PROVIDER] });
   for (const e of ENGINES) await readyPod('default', e.name, { app: e.app }, e.ip);
 
   const dpIp = `127.${NET}.1.1`;
@@ -204,6 +207,34 @@ describe('operator on a real API server', () => {
     expect(ours.parentRef).toEqual({ group: 'sluice.dev', kind: 'Router', name: 'sluice', namespace: 'sluice-system' });
     expect(ours.conditions.find((c) => c.type === 'Ready')).toMatchObject({ status: 'True', message: '1/1 selected pods ready', observedGeneration: got.generation });
     await kubectl(['delete', 'inferencepool', 'pool-a']);
+  });
+
+  it('an ExternalModelProvider reads its key from a Secret: CredentialNotFound until it exists, then traffic flows', async () => {
+    await kubectl(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'networking.serving.volcano.sh/v1alpha1', kind: 'ExternalModelProvider', metadata: { name: 'ext', namespace: 'default' },
+      spec: { model: PROVIDER.model, baseURL: `http://${PROVIDER.ip}:${PROVIDER.port}/v1`, allowInsecure: true, auth: { secretRef: { name: 'ext-key', key: 'apiKey' } } } }));
+    await kubectl(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'networking.serving.volcano.sh/v1alpha1', kind: 'ModelRoute', metadata: { name: 'external', namespace: 'default' },
+      spec: { modelName: 'external', rules: [{ targetModels: [{ externalModelProviderName: 'ext' }] }] } }));
+    await kubectl(['wait', '--for=condition=Ready=False', 'externalmodelprovider/ext', '--timeout=30s']);
+    expect(await condition('externalmodelprovider', 'ext', 'CredentialsResolved')).toMatchObject({ status: 'False', reason: 'CredentialNotFound', message: expect.stringMatching(/Secret ext-key in namespace default not found/) });
+    await kubectl(['wait', '--for=condition=Programmed', 'modelroute/external', '--timeout=30s']);
+    const before = await complete('external');
+    expect(before.status).toBe(503);
+    expect(before.text).toContain('SLUICE_PROVIDER_UNAVAILABLE');
+
+    await kubectl(['create', 'secret', 'generic', 'ext-key', '--from-literal', `apiKey=${PROVIDER.apiKey}`]);
+    await kubectl(['wait', '--for=condition=Ready', 'externalmodelprovider/ext', '--timeout=30s']);
+    const after = await waitFor('provider answering', async () => {
+      const r = await complete('external');
+      return r.status === 200 ? r : null;
+    });
+    expect(after.model).toBe(PROVIDER.model);
+    const got = JSON.parse(await kubectl(['get', 'externalmodelprovider', 'ext', '-o', 'json'])) as { metadata: { generation: number }; status: { observedGeneration: number } };
+    expect(got.status.observedGeneration).toBe(got.metadata.generation);
+    expect(await kubectl(['get', 'externalmodelproviders'])).toMatch(/NAME\s+BASE URL\s+MODEL\s+READY\s+AGE\n\s*ext\s+http:\/\/127\.27\.0\.31:8000\/v1\s+gpt-x\s+True/);
+    // The key reaches the provider and no ConfigMap.
+    expect(await kubectl(['get', 'configmap', '-n', 'sluice-system', 'sluice-snapshot', '-o', 'json'])).not.toContain(PROVIDER.apiKey);
+    await kubectl(['delete', 'modelroute', 'external']);
+    await kubectl(['delete', 'externalmodelprovider', 'ext']);
   });
 
   it('deleting a ModelServer turns the dependent routes\' ResolvedRefs False, with the fix named', async () => {

@@ -22,7 +22,6 @@
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import { errors as undiciErrors } from 'undici';
 import { SluiceError } from '../../shared/errors/codes';
-import type { ServerEntry } from '../routing/routing-table';
 import type { Endpoint } from './endpoint-registry';
 import { RelayHandler, type AttemptResult, type GapObserver } from './relay-handler';
 import { endToEndHeaders } from './hop-by-hop';
@@ -63,9 +62,32 @@ function isBrokenBeforeHeaders(err: unknown): boolean {
   return code === 'ECONNRESET' || code === 'UND_ERR_SOCKET' || code === 'EPIPE';
 }
 
+/** What is forwarded to: a ModelServer (a ServerEntry) or an ExternalModelProvider. */
+export interface ForwardTarget {
+  readonly key: string;
+  /** For messages; a ModelServer when unset. */
+  readonly kind?: 'ModelServer' | 'ExternalModelProvider';
+  readonly spec: {
+    readonly timeoutMs?: number;
+    readonly deadlineMs?: number;
+    readonly retry: { readonly attempts: number; readonly intervalMs: number };
+  };
+}
+
+/** TLS verification failures (Node's codes), which the one who configured the provider can fix. */
+const CERT_ERRORS = new Set(['DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'ERR_TLS_CERT_ALTNAME_INVALID', 'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID', 'CERT_UNTRUSTED']);
+
+function certificateHint(err: unknown): string {
+  const code = (err as { code?: string }).code;
+  return code && CERT_ERRORS.has(code)
+    ? ` (${code}: the certificate is not trusted; give the data plane its CA with NODE_EXTRA_CA_CERTS, or set insecureSkipVerify: true on the ExternalModelProvider)`
+    : '';
+}
+
 /** The request to send. */
 export interface ForwardRequest {
-  readonly server: ServerEntry;
+  readonly server: ForwardTarget;
   /** Endpoints in the order to try, from the scheduler. */
   readonly order: readonly Endpoint[];
   /** Extra response headers (the decision header), computed once the serving endpoint is known. */
@@ -102,8 +124,9 @@ class Stop extends Error {}
  */
 export async function forward(fr: ForwardRequest, res: ServerResponse): Promise<ForwardOutcome> {
   const { server, order } = fr;
+  const what = `${server.kind ?? 'ModelServer'} ${server.key}`;
   if (order.length === 0) {
-    throw new SluiceError('SLUICE_NO_ENDPOINTS', `ModelServer ${server.key} has no ready endpoints; check its Ready condition`);
+    throw new SluiceError('SLUICE_NO_ENDPOINTS', `${what} has no ready endpoints; check its Ready condition`);
   }
   const outcome: ForwardOutcome = { endpoint: null, status: 0, attempts: 0, upstreamHeadersMs: null, firstByteMs: null, usage: null, streamEvents: 0, aborted: false };
   let current: RelayHandler | null = null;
@@ -123,10 +146,10 @@ export async function forward(fr: ForwardRequest, res: ServerResponse): Promise<
   else if (firstByteMs) timers.push(setTimeout(() => { if (!res.headersSent) halt('first-byte'); }, firstByteMs));
   if (deadlineMs) timers.push(setTimeout(() => halt('deadline'), Math.max(0, fr.startedAt + deadlineMs - Date.now())));
   const timeoutError = (detail: string) => new SluiceError('SLUICE_UPSTREAM_TIMEOUT', stop === 'timeout'
-    ? `ModelServer ${server.key} sent no response headers within its trafficPolicy.timeout of ${timeoutMs}ms (${detail})`
+    ? `${what} sent no response headers within its trafficPolicy.timeout of ${timeoutMs}ms (${detail})`
     : stop === 'deadline'
-      ? `ModelServer ${server.key} did not answer within its sluice.dev/request-deadline of ${deadlineMs}ms (${detail})`
-      : `ModelServer ${server.key} sent no response headers within ${firstByteMs}ms (the data plane's --upstream-first-byte-timeout-ms, which applies because the ModelServer sets no trafficPolicy.timeout) (${detail})`);
+      ? `${what} did not answer within its sluice.dev/request-deadline of ${deadlineMs}ms (${detail})`
+      : `${what} sent no response headers within ${firstByteMs}ms (the data plane's --upstream-first-byte-timeout-ms${server.kind === 'ExternalModelProvider' ? '' : ', which applies because the ModelServer sets no trafficPolicy.timeout'}) (${detail})`);
   const onClose = () => {
     if (!res.writableFinished) halt('client');
   };
@@ -196,7 +219,7 @@ export async function forward(fr: ForwardRequest, res: ServerResponse): Promise<
       } else {
         const err = result.error;
         free = isConnectFailure(err);
-        if (!free && !isBrokenBeforeHeaders(err)) throw new SluiceError('SLUICE_UPSTREAM_ERROR', `endpoint ${ep.pod} failed: ${err.message}`);
+        if (!free && !isBrokenBeforeHeaders(err)) throw new SluiceError('SLUICE_UPSTREAM_ERROR', `${server.kind === 'ExternalModelProvider' ? what : 'endpoint'} ${ep.pod} failed: ${err.message}${certificateHint(err)}`);
         failures.push(`${ep.pod}: ${err.message}`);
       }
       if (free && i + 1 < order.length) {
@@ -204,8 +227,9 @@ export async function forward(fr: ForwardRequest, res: ServerResponse): Promise<
         continue;
       }
       if (retriesLeft <= 0) {
-        if (free) throw new SluiceError('SLUICE_NO_ENDPOINTS', `no endpoint of ModelServer ${server.key} could be reached: ${failures.join('; ')}`);
-        throw new SluiceError('SLUICE_UPSTREAM_ERROR', `ModelServer ${server.key} failed before answering: ${failures.join('; ')}`);
+        // A provider is one address, not a fleet: unreachable is a gateway error (502), as Kthena answers.
+        if (free && server.kind !== 'ExternalModelProvider') throw new SluiceError('SLUICE_NO_ENDPOINTS', `no endpoint of ${what} could be reached: ${failures.join('; ')}`);
+        throw new SluiceError('SLUICE_UPSTREAM_ERROR', `${what} ${free ? 'could not be reached' : 'failed before answering'}: ${failures.join('; ')}`);
       }
       retriesLeft -= 1;
       fr.onFailover(free ? 'connect' : 'status');

@@ -60,7 +60,8 @@ export function pairOrder(decodeOrder: readonly Endpoint[], prefillOrder: readon
 }
 
 /** The request, as for forward(), with the parsed body and the pairs instead of an order. */
-export interface PdForwardRequest extends Omit<ForwardRequest, 'order' | 'body'> {
+export interface PdForwardRequest extends Omit<ForwardRequest, 'order' | 'body' | 'server'> {
+  readonly server: ServerEntry;
   readonly json: Record<string, unknown>;
   readonly pairs: readonly PdPair[];
   /** Called with the pair that answered (prefix index, decision header, logs). */

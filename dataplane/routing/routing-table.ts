@@ -4,8 +4,10 @@
  * compiled, weighted pickers hold their round-robin state, and servers hold their endpoints.
  * A request reads one table from start to end, so it never sees half of two snapshots.
  */
-import type { RoutingSnapshot, SnapshotRoute, SnapshotServer } from '../../shared/snapshot/schema';
+import type { RoutingSnapshot, SnapshotProvider, SnapshotRoute, SnapshotServer } from '../../shared/snapshot/schema';
 import type { Endpoint, EndpointRegistry } from '../proxy/endpoint-registry';
+import type { ProviderPools } from '../proxy/provider-pools';
+import type { ForwardTarget } from '../proxy/forwarder';
 import { Scheduler } from '../scheduler/scheduler';
 import type { PluginEnv } from '../scheduler/types';
 import type { RequestTokenizer } from '../tokenizer/request-tokenizer';
@@ -29,8 +31,23 @@ export interface ServerEntry {
   readonly pd: { readonly prefill: readonly Endpoint[]; readonly groupOf: ReadonlyMap<Endpoint, string> } | null;
 }
 
-/** Where a rule sends a request: a server, or the name of a missing one. */
-export type Target = { server: ServerEntry; missing?: undefined } | { server?: undefined; missing: string };
+/** An ExternalModelProvider ready for forwarding. */
+export interface ProviderEntry {
+  readonly key: string;
+  readonly spec: SnapshotProvider;
+  /** The connection pool to its origin. */
+  readonly endpoint: Endpoint;
+  /** The base URL's path without a trailing slash (`/v1`, `/v1beta/openai`, or empty). */
+  readonly basePath: string;
+  /** What `forward()` reads: no retries (a provider call is never repeated), no header deadline of its own. */
+  readonly target: ForwardTarget;
+}
+
+/** Where a rule sends a request: a server, a provider, or the name of a missing one. */
+export type Target =
+  | { server: ServerEntry; provider?: undefined; missing?: undefined }
+  | { server?: undefined; provider: ProviderEntry; missing?: undefined }
+  | { server?: undefined; provider?: undefined; missing: string; external: boolean };
 
 /** A compiled rule. */
 export interface RuleEntry {
@@ -72,6 +89,8 @@ export class RoutingTable {
   readonly snapshot: RoutingSnapshot;
   /** Servers by `namespace/name`. */
   readonly servers: ReadonlyMap<string, ServerEntry>;
+  /** External providers by `namespace/name`. */
+  readonly providers: ReadonlyMap<string, ProviderEntry>;
   /** `/v1/models` answer, serialised once. */
   readonly modelsBody: Buffer;
   private readonly byModel = new Map<string, RouteEntry[]>();
@@ -81,7 +100,7 @@ export class RoutingTable {
   readonly schedulers: ReadonlyMap<string, Scheduler>;
 
   /** Throws when a scheduler configuration cannot be built; nothing is changed then. */
-  constructor(snapshot: RoutingSnapshot, registry: EndpointRegistry, env: PluginEnv) {
+  constructor(snapshot: RoutingSnapshot, registry: EndpointRegistry, env: PluginEnv, providerPools: ProviderPools | null = null) {
     this.snapshot = snapshot;
     // Build every scheduler first: a failure must leave the registry untouched.
     const schedulers = new Map<string, Scheduler>();
@@ -121,6 +140,16 @@ export class RoutingTable {
     }
     registry.retain(origins);
     this.servers = servers;
+    const providers = new Map<string, ProviderEntry>();
+    if (providerPools) {
+      for (const p of snapshot.providers ?? []) {
+        const url = new URL(p.baseURL);
+        const endpoint = providerPools.acquire(url.origin, p.insecureSkipVerify);
+        providers.set(p.key, { key: p.key, spec: p, endpoint, basePath: url.pathname.replace(/\/+$/, ''), target: { key: p.key, kind: 'ExternalModelProvider', spec: { retry: { attempts: 0, intervalMs: 0 } } } });
+      }
+      providerPools.retain(new Set([...providers.values()].map((p) => p.endpoint)));
+    }
+    this.providers = providers;
 
     for (const r of snapshot.routes) {
       const entry: RouteEntry = {
@@ -132,8 +161,12 @@ export class RoutingTable {
           uri: rule.uri ? compileMatch(rule.uri) : null,
           bodyModel: rule.bodyModel,
           picker: new WeightedPicker<Target>(rule.targets.map((t) => {
+            if (t.external) {
+              const provider = providers.get(t.server);
+              return { item: provider ? { provider } : { missing: t.server, external: true }, weight: t.weight };
+            }
             const server = servers.get(t.server);
-            return { item: server ? { server } : { missing: t.server }, weight: t.weight };
+            return { item: server ? { server } : { missing: t.server, external: false }, weight: t.weight };
           })),
         })),
       };

@@ -6,6 +6,8 @@
 import type { Issue } from '../../shared/api/validate';
 import { validateSnapshot } from '../../shared/snapshot/validate-snapshot';
 import type { EndpointRegistry } from '../proxy/endpoint-registry';
+import { CredentialStore, parseCredentials } from '../proxy/credentials';
+import type { ProviderPools } from '../proxy/provider-pools';
 import type { PluginEnv } from '../scheduler/types';
 import { RoutingTable } from './routing-table';
 
@@ -22,10 +24,14 @@ export class SnapshotStore {
   private readonly registry: EndpointRegistry;
   private readonly env: PluginEnv;
   private readonly listeners: ((table: RoutingTable) => void)[] = [];
+  private readonly providerPools: ProviderPools | null;
+  /** Provider credentials, replaced with each push that carries them (credentials.ts). */
+  readonly credentials = new CredentialStore();
 
-  constructor(registry: EndpointRegistry, env: PluginEnv) {
+  constructor(registry: EndpointRegistry, env: PluginEnv, providerPools: ProviderPools | null = null) {
     this.registry = registry;
     this.env = env;
+    this.providerPools = providerPools;
   }
 
   /** The serving table, or null before the first snapshot. */
@@ -38,10 +44,16 @@ export class SnapshotStore {
     this.listeners.push(fn);
   }
 
-  /** Validates and applies a decoded snapshot. */
-  apply(raw: unknown): ApplyResult {
+  /**
+   * Validates and applies a decoded snapshot. `credentials` (from a push) replace the held ones
+   * when the snapshot is applied or already serving; a refused snapshot changes neither.
+   */
+  apply(raw: unknown, credentials?: unknown): ApplyResult {
     const check = validateSnapshot(raw);
     if (!check.ok) return { status: 'invalid', issues: check.issues };
+    const creds = parseCredentials(credentials);
+    if (!creds.ok) return { status: 'invalid', issues: creds.issues };
+    const keep = credentials === undefined ? null : creds.values;
     const next = check.snapshot;
     const cur = this.table?.snapshot;
     if (cur) {
@@ -49,17 +61,21 @@ export class SnapshotStore {
         return { status: 'stale', version: cur.version, message: `snapshot version ${next.version} is older than the serving version ${cur.version}` };
       }
       if (next.version === cur.version) {
-        if (next.hash === cur.hash) return { status: 'unchanged', version: cur.version, hash: cur.hash };
+        if (next.hash === cur.hash) {
+          if (keep) this.credentials.replace(keep);
+          return { status: 'unchanged', version: cur.version, hash: cur.hash };
+        }
         return { status: 'stale', version: cur.version, message: `snapshot version ${next.version} is already serving with other content (hash ${cur.hash.slice(0, 12)}); push a higher version` };
       }
     }
     let table: RoutingTable;
     try {
-      table = new RoutingTable(next, this.registry, this.env);
+      table = new RoutingTable(next, this.registry, this.env, this.providerPools);
     } catch (err) {
       // A scheduler the registry cannot build: refuse the snapshot whole.
       return { status: 'invalid', issues: [{ path: 'schedulers', message: (err as Error).message }] };
     }
+    if (keep) this.credentials.replace(keep);
     this.table = table;
     for (const fn of this.listeners) fn(table);
     return { status: 'applied', version: next.version, hash: next.hash };

@@ -6,7 +6,7 @@
  *   GET  /v1/snapshot               open: version and hash serving
  *   GET  /v1/snapshot?full=1        read or push token: the whole snapshot
  *   GET  /metrics                   open: Prometheus text format
- *   GET  /debug/config_dump/{modelroutes,modelservers,pods,scheduler,auth,queues,kvevents}   read or push token
+ *   GET  /debug/config_dump/{modelroutes,modelservers,providers,pods,scheduler,auth,queues,kvevents}   read or push token
  *   GET  /healthz                   open
  *
  * Which token may do what, and why, is in admin-tokens.ts.
@@ -61,16 +61,19 @@ export function createAdminApp(deps: AdminDeps): express.Express {
   };
 
   app.put('/v1/snapshot', requirePush, express.json({ limit: '256mb' }), (req, res) => {
-    const result = deps.store.apply(req.body);
+    // Provider credentials ride beside the snapshot in a push, never inside it (proxy/credentials.ts).
+    const { credentials, ...snapshot } = (req.body ?? {}) as Record<string, unknown>;
+    const result = deps.store.apply(snapshot, credentials);
+    const missing = () => ({ credentialsMissing: deps.store.credentials.missing(deps.store.current()!.snapshot) });
     deps.metrics.snapshotApplies.labels(result.status).inc();
     switch (result.status) {
       case 'applied':
         deps.metrics.snapshotVersion.set(result.version);
         deps.log.info({ version: result.version, hash: result.hash }, 'snapshot applied');
-        res.json(result);
+        res.json({ ...result, ...missing() });
         return;
       case 'unchanged':
-        res.json(result);
+        res.json({ ...result, ...missing() });
         return;
       case 'invalid':
         deps.log.warn({ issues: result.issues }, 'snapshot refused: invalid; the previous one keeps serving');
@@ -86,7 +89,9 @@ export function createAdminApp(deps: AdminDeps): express.Express {
     const table = deps.store.current();
     if (!table) return send(res, 'SLUICE_NOT_READY', 'no snapshot applied yet');
     const s = table.snapshot;
-    res.json(req.query.full ? s : { version: s.version, hash: s.hash, generatedAt: s.generatedAt });
+    // credentialsMissing: provider credentials this snapshot names that were never pushed here
+    // (a restart from the snapshot file); the operator pushes again when it is not 0.
+    res.json(req.query.full ? s : { version: s.version, hash: s.hash, generatedAt: s.generatedAt, credentialsMissing: deps.store.credentials.missing(s) });
   });
 
   app.get('/metrics', async (_req, res) => {
@@ -127,10 +132,16 @@ export function createAdminApp(deps: AdminDeps): express.Express {
         return void res.json({ version: table.snapshot.version, ...deps.governance.auth.status() });
       case 'queues':
         return void res.json({ version: table.snapshot.version, fairness: table.snapshot.fairness ?? null, queues: deps.governance.queueStats(), trackedUsers: deps.governance.usage.size });
+      case 'providers':
+        // Which credential each provider uses and whether it is held; never the value.
+        return void res.json({
+          version: table.snapshot.version,
+          providers: (table.snapshot.providers ?? []).map((p) => ({ ...p, credential: p.credential ? { ...p.credential, held: deps.store.credentials.get(p.credential.version) !== undefined } : undefined })),
+        });
       case 'kvevents':
         return void res.json({ version: table.snapshot.version, ...deps.schedulerEnv.dumpKvEvents() });
       default:
-        return send(res, 'SLUICE_NOT_FOUND', `no dump ${req.params.what}; try modelroutes, modelservers, pods, scheduler, auth, queues or kvevents`);
+        return send(res, 'SLUICE_NOT_FOUND', `no dump ${req.params.what}; try modelroutes, modelservers, providers, pods, scheduler, auth, queues or kvevents`);
     }
   });
 

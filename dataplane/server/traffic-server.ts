@@ -11,7 +11,8 @@ import type { Logger } from '../../shared/log/logger';
 import { forward, upstreamRequestHeaders, type FailoverReason, type ForwardOutcome } from '../proxy/forwarder';
 import { forwardPd, pairOrder } from '../proxy/pd-forwarder';
 import type { LoraLoader } from '../proxy/lora-loader';
-import type { RouteMatch, ServerEntry } from '../routing/routing-table';
+import type { ProviderEntry, RouteMatch, ServerEntry } from '../routing/routing-table';
+import { providerRequest } from '../proxy/provider-request';
 import type { SnapshotStore } from '../routing/snapshot-store';
 import { PrefixHashes } from '../scheduler/prefix-hashes';
 import { promptText } from '../scheduler/prompt-text';
@@ -62,6 +63,8 @@ interface RequestRecord {
   queueWaitMs?: number;
   /** PD: the prefill pod of the pair that answered. */
   prefill?: string;
+  /** Set instead of `server` when the target was an ExternalModelProvider. */
+  provider?: ProviderEntry;
 }
 
 /**
@@ -175,109 +178,130 @@ async function inference(deps: TrafficDeps, budget: BodyBudget, req: IncomingMes
     const target = match.rule.picker.pick();
     if (!target) throw new SluiceError('SLUICE_NO_ENDPOINTS', `every target of rule ${match.rule.name} in route ${match.route.key} has weight 0`);
     if (target.missing !== undefined) {
-      throw new SluiceError('SLUICE_TARGET_UNRESOLVED', `rule ${match.rule.name} of route ${match.route.key} sends this request to ModelServer ${target.missing}, which does not exist`);
-    }
-    const server = target.server;
-    rec.server = server;
-    if (server.endpoints.length === 0) {
-      throw new SluiceError('SLUICE_NO_ENDPOINTS', `ModelServer ${server.key} has no ready endpoints; check its Ready condition`);
+      throw new SluiceError('SLUICE_TARGET_UNRESOLVED', `rule ${match.rule.name} of route ${match.route.key} sends this request to ${target.external ? 'ExternalModelProvider' : 'ModelServer'} ${target.missing}, which does not exist`);
     }
     // Rate limit after routing: a request that matches no route, or an unusable one, spends nothing.
-    if (match.route.spec.rateLimit) {
+    const admitRate = async () => {
       const t = deps.governance.admitRate(match.route, identity, estimate());
       rec.rate = t instanceof Promise ? await t : t;
-    }
-    const queue = deps.governance.queueOf(server);
-    let release: QueueRelease | null = null;
-    if (queue) {
-      const abort = new AbortController();
-      const onGone = () => abort.abort();
-      res.once('close', onGone);
-      try {
-        const admitted = deps.governance.admitQueue(queue, req.headers, identity, raw.length, estimate(), abort.signal);
-        if (admitted !== true) {
-          release = await admitted;
-          rec.queueWaitMs = release.waitMs;
-        }
-      } finally {
-        res.off('close', onGone);
-      }
-      rec.queued = true;
-      if (res.destroyed) {
-        // Released in the same turn the client hung up: give the slot back instead of sending.
-        release?.claim();
-        throw new QueueCancelledError(server.key, rec.queueWaitMs ?? 0, null);
-      }
-    }
-    // Precise prefix scoring needs the engine's token ids: in process (sync) or from the pod (bounded wait).
-    let tokens: Uint32Array | null = null;
-    if (server.tokenizer) {
-      // The engine knows its model by the ModelServer's name for it (a /tokenize call names it).
-      const engineModel = !match.isLora && server.spec.model !== undefined ? server.spec.model : body.model;
-      const started = process.hrtime.bigint();
-      const t = server.tokenizer.tokens(engineModel === body.model ? body.json : { ...body.json, model: engineModel }, server.endpoints, server.scheduler.tokensNeeded());
-      tokens = t instanceof Promise ? await t : t;
-      deps.metrics.tokenizeBy[server.spec.tokenizer?.kind ?? 'engine'][tokens ? 'ok' : 'unavailable'].observe(Number(process.hrtime.bigint() - started) / 1e9);
-    }
-    const sreq: SchedulingRequest = { model: body.model, lora: match.isLora ? body.model : null, hashes: new PrefixHashes(() => promptText(body.json), tokens) };
-    const decision = server.scheduler.schedule(sreq, server.endpoints, deps.settings.decisionHeader, server.pd ? 'decode' : null);
-    if (decision.bypassed) deps.metrics.filterBypasses.labels(server.key).inc(decision.bypassed);
-    const cap = server.spec.queue?.maxInFlightPerEndpoint;
-    let order: readonly Endpoint[] = cap === undefined ? decision.order : withRoomFirst(decision.order, cap);
-    // Opt-in: an adapter request goes where the adapter is, loading it on the scheduler's choice if nowhere.
-    if (match.isLora && server.spec.loraLoad) {
-      const left = server.spec.timeoutMs ? Math.max(1, startedAt + server.spec.timeoutMs - Date.now()) : 60_000;
-      order = await deps.loraLoader.orderFor(order, body.model, server.spec.loraLoad.pathTemplate.replaceAll('{name}', body.model), left);
-    }
-    const model = server.spec.model;
-    if (!match.isLora && model !== undefined && model !== body.model) body.json.model = model;
-    const headers = upstreamRequestHeaders(req.headers, 0);
-    // Sluice's credential is for Sluice: an engine never sees the client's key or token.
-    if (table.snapshot.auth) {
-      delete headers.authorization;
-      delete headers['x-api-key'];
-    }
-    const rateHeaders = rec.rate?.headers;
-    const explain = decision.explanations;
-    let prefillPod: string | null = null;
-    const common = {
-      server,
-      extraHeaders: explain || rateHeaders
-        ? (ep: Endpoint) => ({ ...rateHeaders, ...(explain ? decisionHeader(decision.profile, ep, explain.get(ep), prefillPod) : {}) })
-        : undefined,
-      path,
-      headers,
-      stream: body.stream,
-      startedAt,
-      onFailover: (reason: FailoverReason) => deps.metrics.failovers.labels(server.key, reason).inc(),
-      firstByteTimeoutMs: deps.settings.upstreamFirstByteTimeoutMs,
-      interToken: body.stream ? deps.metrics.interTokenOf(server.key) : null,
     };
-    let sending: Promise<ForwardOutcome>;
-    let picked: Endpoint;
-    if (server.pd) {
-      // PD: the decode order from the scheduler, each decode pod paired with the best prefill pods of its group.
-      const prefillOrder = server.scheduler.schedule(sreq, server.pd.prefill, false, 'prefill').order;
-      const pairs = pairOrder(order, prefillOrder, server.pd.groupOf);
-      picked = pairs[0]?.decode ?? order[0]!;
-      prefillPod = pairs[0]?.prefill.pod ?? null;
-      if (pairs[0]) server.scheduler.served(sreq, pairs[0].prefill);
-      sending = forwardPd({ ...common, json: body.json, pairs, onPair: (pair) => { prefillPod = pair.prefill.pod; rec.prefill = pair.prefill.pod; } }, res);
+    if (target.provider) {
+      const provider = target.provider;
+      rec.provider = provider;
+      if (provider.spec.unavailable) throw new SluiceError('SLUICE_PROVIDER_UNAVAILABLE', `${provider.spec.unavailable}; see its Ready condition`);
+      const cred = provider.spec.credential;
+      const credential = cred ? deps.store.credentials.get(cred.version) : undefined;
+      if (cred && credential === undefined) {
+        throw new SluiceError('SLUICE_PROVIDER_UNAVAILABLE', `ExternalModelProvider ${provider.key}: this data plane does not hold its credential (Secret ${cred.secret}, key ${cred.key}) yet; the operator delivers it with its next push or check`);
+      }
+      if (match.route.spec.rateLimit) await admitRate();
+      const out = providerRequest(provider, path, req.headers, body.json, raw, credential ?? null);
+      rec.outcome = await forward({
+        server: provider.target, order: [provider.endpoint], path: out.path, headers: out.headers, body: out.body, stream: body.stream, startedAt,
+        extraHeaders: rec.rate?.headers ? () => rec.rate!.headers! : undefined,
+        onFailover: () => undefined,
+        firstByteTimeoutMs: deps.settings.upstreamFirstByteTimeoutMs,
+        interToken: body.stream ? deps.metrics.interTokenOf(provider.key) : null,
+      }, res);
     } else {
-      picked = order[0]!;
-      const out = body.json.model === body.model ? raw : Buffer.from(JSON.stringify(body.json));
-      headers['content-length'] = String(out.length);
-      sending = forward({ ...common, order, body: out, loraAdapter: match.isLora ? body.model : undefined }, res);
+      const server = target.server;
+      rec.server = server;
+      if (server.endpoints.length === 0) {
+        throw new SluiceError('SLUICE_NO_ENDPOINTS', `ModelServer ${server.key} has no ready endpoints; check its Ready condition`);
+      }
+      if (match.route.spec.rateLimit) await admitRate();
+      const queue = deps.governance.queueOf(server);
+      let release: QueueRelease | null = null;
+      if (queue) {
+        const abort = new AbortController();
+        const onGone = () => abort.abort();
+        res.once('close', onGone);
+        try {
+          const admitted = deps.governance.admitQueue(queue, req.headers, identity, raw.length, estimate(), abort.signal);
+          if (admitted !== true) {
+            release = await admitted;
+            rec.queueWaitMs = release.waitMs;
+          }
+        } finally {
+          res.off('close', onGone);
+        }
+        rec.queued = true;
+        if (res.destroyed) {
+          // Released in the same turn the client hung up: give the slot back instead of sending.
+          release?.claim();
+          throw new QueueCancelledError(server.key, rec.queueWaitMs ?? 0, null);
+        }
+      }
+      // Precise prefix scoring needs the engine's token ids: in process (sync) or from the pod (bounded wait).
+      let tokens: Uint32Array | null = null;
+      if (server.tokenizer) {
+        // The engine knows its model by the ModelServer's name for it (a /tokenize call names it).
+        const engineModel = !match.isLora && server.spec.model !== undefined ? server.spec.model : body.model;
+        const started = process.hrtime.bigint();
+        const t = server.tokenizer.tokens(engineModel === body.model ? body.json : { ...body.json, model: engineModel }, server.endpoints, server.scheduler.tokensNeeded());
+        tokens = t instanceof Promise ? await t : t;
+        deps.metrics.tokenizeBy[server.spec.tokenizer?.kind ?? 'engine'][tokens ? 'ok' : 'unavailable'].observe(Number(process.hrtime.bigint() - started) / 1e9);
+      }
+      const sreq: SchedulingRequest = { model: body.model, lora: match.isLora ? body.model : null, hashes: new PrefixHashes(() => promptText(body.json), tokens) };
+      const decision = server.scheduler.schedule(sreq, server.endpoints, deps.settings.decisionHeader, server.pd ? 'decode' : null);
+      if (decision.bypassed) deps.metrics.filterBypasses.labels(server.key).inc(decision.bypassed);
+      const cap = server.spec.queue?.maxInFlightPerEndpoint;
+      let order: readonly Endpoint[] = cap === undefined ? decision.order : withRoomFirst(decision.order, cap);
+      // Opt-in: an adapter request goes where the adapter is, loading it on the scheduler's choice if nowhere.
+      if (match.isLora && server.spec.loraLoad) {
+        const left = server.spec.timeoutMs ? Math.max(1, startedAt + server.spec.timeoutMs - Date.now()) : 60_000;
+        order = await deps.loraLoader.orderFor(order, body.model, server.spec.loraLoad.pathTemplate.replaceAll('{name}', body.model), left);
+      }
+      const model = server.spec.model;
+      if (!match.isLora && model !== undefined && model !== body.model) body.json.model = model;
+      const headers = upstreamRequestHeaders(req.headers, 0);
+      // Sluice's credential is for Sluice: an engine never sees the client's key or token.
+      if (table.snapshot.auth) {
+        delete headers.authorization;
+        delete headers['x-api-key'];
+      }
+      const rateHeaders = rec.rate?.headers;
+      const explain = decision.explanations;
+      let prefillPod: string | null = null;
+      const common = {
+        server,
+        extraHeaders: explain || rateHeaders
+          ? (ep: Endpoint) => ({ ...rateHeaders, ...(explain ? decisionHeader(decision.profile, ep, explain.get(ep), prefillPod) : {}) })
+          : undefined,
+        path,
+        headers,
+        stream: body.stream,
+        startedAt,
+        onFailover: (reason: FailoverReason) => deps.metrics.failovers.labels(server.key, reason).inc(),
+        firstByteTimeoutMs: deps.settings.upstreamFirstByteTimeoutMs,
+        interToken: body.stream ? deps.metrics.interTokenOf(server.key) : null,
+      };
+      let sending: Promise<ForwardOutcome>;
+      let picked: Endpoint;
+      if (server.pd) {
+        // PD: the decode order from the scheduler, each decode pod paired with the best prefill pods of its group.
+        const prefillOrder = server.scheduler.schedule(sreq, server.pd.prefill, false, 'prefill').order;
+        const pairs = pairOrder(order, prefillOrder, server.pd.groupOf);
+        picked = pairs[0]?.decode ?? order[0]!;
+        prefillPod = pairs[0]?.prefill.pod ?? null;
+        if (pairs[0]) server.scheduler.served(sreq, pairs[0].prefill);
+        sending = forwardPd({ ...common, json: body.json, pairs, onPair: (pair) => { prefillPod = pair.prefill.pod; rec.prefill = pair.prefill.pod; } }, res);
+      } else {
+        picked = order[0]!;
+        const out = body.json.model === body.model ? raw : Buffer.from(JSON.stringify(body.json));
+        headers['content-length'] = String(out.length);
+        sending = forward({ ...common, order, body: out, loraAdapter: match.isLora ? body.model : undefined }, res);
+      }
+      // Record the pick at once (as Kthena's PostSchedule does): the next request of the same group
+      // may arrive long before this one's stream ends, and must find its prefix where it is going.
+      server.scheduler.served(sreq, picked);
+      // forward() counted the first endpoint in flight before its first await: the queue's slot is taken.
+      release?.claim();
+      rec.outcome = await sending;
+      const served = rec.outcome.endpoint;
+      // After a failover the endpoint that answered holds the prefix too; teach the index the truth.
+      if (served && served !== picked && rec.outcome.status > 0 && rec.outcome.status < 400) server.scheduler.served(sreq, served);
     }
-    // Record the pick at once (as Kthena's PostSchedule does): the next request of the same group
-    // may arrive long before this one's stream ends, and must find its prefix where it is going.
-    server.scheduler.served(sreq, picked);
-    // forward() counted the first endpoint in flight before its first await: the queue's slot is taken.
-    release?.claim();
-    rec.outcome = await sending;
-    const served = rec.outcome.endpoint;
-    // After a failover the endpoint that answered holds the prefix too; teach the index the truth.
-    if (served && served !== picked && rec.outcome.status > 0 && rec.outcome.status < 400) server.scheduler.served(sreq, served);
   } catch (err) {
     if (err instanceof QueueCancelledError) {
       rec.error = err.message;
@@ -325,7 +349,7 @@ function finish(deps: TrafficDeps, rec: RequestRecord, res: ServerResponse, t0: 
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   const status = rec.outcome?.status || (rec.code ? ERROR_CODES[rec.code].status : res.statusCode);
   const route = rec.match?.route.key ?? '';
-  const server = rec.server?.key ?? '';
+  const server = rec.server?.key ?? rec.provider?.key ?? '';
   const o = rec.outcome;
   deps.metrics.observeRequest(route, server, status, seconds, o?.upstreamHeadersMs != null ? o.upstreamHeadersMs / 1000 : null,
     o?.firstByteMs != null ? o.firstByteMs / 1000 : null);
@@ -341,7 +365,8 @@ function finish(deps: TrafficDeps, rec: RequestRecord, res: ServerResponse, t0: 
     rule: rec.match?.rule.name,
     lora: rec.match?.isLora,
     server,
-    endpoint: o?.endpoint?.pod,
+    backend: rec.provider ? 'external' : undefined,
+    endpoint: rec.provider ? undefined : o?.endpoint?.pod,
     prefill: rec.prefill,
     attempts: o?.attempts,
     status,

@@ -61,6 +61,16 @@ log "cache: $CACHE ($(go version | awk '{print $3}'), $JOBS compile job(s), nice
 stamp_ok() {
   [ "$FORCE" = 0 ] && [ -x "$BIN/$1" ] && [ -f "$BIN/.$1.stamp" ] && [ "$(cat "$BIN/.$1.stamp")" = "$2" ]
 }
+
+# reports WANT CMD...: dies unless CMD's output contains WANT. The output is read whole first:
+# `CMD | grep -q` under pipefail fails at random when grep exits early and CMD gets SIGPIPE.
+reports() {
+  local want=$1 out
+  shift
+  out=$("$@" 2>&1) || die "$* failed: $out"
+  grep -qF "$want" <<<"$out" || die "$(basename "$1") reports: $out (wanted: $want)"
+}
+
 gobuild() { # gobuild OUT PKG LDFLAGS  (run inside the throwaway module)
   nice -n 19 go build -p "$JOBS" -trimpath -ldflags "$3" -o "$1.tmp" "$2"
   mv -f "$1.tmp" "$1"
@@ -105,7 +115,7 @@ else
   done
   log "kube-apiserver $K8S_VERSION: go build (downloads the dependencies first; this takes a while)"
   (cd "$SRC" && gobuild "$BIN/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver "$LD")
-  "$BIN/kube-apiserver" --version | grep -qF "Kubernetes $K8S_VERSION" || die "built kube-apiserver reports: $("$BIN/kube-apiserver" --version)"
+  reports "Kubernetes $K8S_VERSION" "$BIN/kube-apiserver" --version
   echo "$STAMP" > "$BIN/.kube-apiserver.stamp"
   log "kube-apiserver $K8S_VERSION: built in $(( $(now) - T ))s ($(du -h "$BIN/kube-apiserver" | cut -f1))"
 fi
@@ -123,7 +133,7 @@ else
     "module sluice.invalid/etcd-build" "" "go 1.26.0" "" "require go.etcd.io/etcd/server/v3 $ETCD_VERSION" > "$SRC/go.mod"
   log "etcd $ETCD_VERSION: go build"
   (cd "$SRC" && gobuild "$BIN/etcd" go.etcd.io/etcd/server/v3 "-s -w")
-  "$BIN/etcd" --version | grep -qF "etcd Version: ${ETCD_VERSION#v}" || die "built etcd reports: $("$BIN/etcd" --version)"
+  reports "etcd Version: ${ETCD_VERSION#v}" "$BIN/etcd" --version
   echo "$STAMP" > "$BIN/.etcd.stamp"
   log "etcd $ETCD_VERSION: built in $(( $(now) - T ))s ($(du -h "$BIN/etcd" | cut -f1))"
 fi
@@ -156,7 +166,7 @@ from_layer() {
   mv -f "$dl/$name/$name" "$BIN/$name"
   rm -rf "$dl"
   # shellcheck disable=SC2086 # $check is a command line on purpose
-  "$BIN/$name" $check | grep -qF "$want" || die "$name reports: $("$BIN/$name" $check)"
+  reports "$want" "$BIN/$name" $check
   echo "$stamp" > "$BIN/.$name.stamp"
   log "$name: fetched in $(( $(now) - t ))s"
 }

@@ -1,14 +1,16 @@
 /**
  * The Kubernetes source: informers from @kubernetes/client-node for ModelRoute, ModelServer,
- * InferencePool (both API groups, when their CRDs exist), Pods and ConfigMaps, feeding the same
+ * ExternalModelProvider and InferencePool (both API groups, when their CRDs exist), Pods,
+ * ConfigMaps and Secrets (provider credentials), feeding the same
  * reconcile as the directory source. client-node's informer does not restart itself after an
  * error, so each one is wrapped to restart with capped exponential backoff. Every change
  * coalesces into one debounced callback. Objects are validated like the directory source does
  * (the API server checked the CRD schema; the semantic checks run here) and an invalid object
  * keeps its last valid version in force.
  */
-import { makeInformer, type KubeConfig, type KubernetesObject, type KubernetesListObject } from '@kubernetes/client-node';
-import type { ConfigMap, Pod } from '../../shared/api/core-types';
+import { ListWatch, Watch, type KubeConfig, type KubernetesObject, type KubernetesListObject } from '@kubernetes/client-node';
+import type { ConfigMap, Pod, Secret } from '../../shared/api/core-types';
+import type { ExternalModelProvider } from '../../shared/api/external-provider';
 import type { InferencePool } from '../../shared/api/inference-pool';
 import type { ModelRoute } from '../../shared/api/model-route';
 import type { ModelServer } from '../../shared/api/model-server';
@@ -25,6 +27,10 @@ interface Watched {
   path: string;
   /** An API whose CRD may be absent (InferencePool): a 404 means "none", not an error. */
   optional?: boolean;
+  /** Only objects matching this field selector are listed and watched. */
+  fieldSelector?: string;
+  /** Without permission to list them (403), run without them instead of retrying for ever. */
+  forbiddenOk?: boolean;
 }
 
 const WATCHED: Watched[] = [
@@ -32,7 +38,11 @@ const WATCHED: Watched[] = [
   { kind: 'ModelServer', apiVersion: 'networking.serving.volcano.sh/v1alpha1', path: '/apis/networking.serving.volcano.sh/v1alpha1/modelservers' },
   { kind: 'InferencePool', apiVersion: 'inference.networking.k8s.io/v1', path: '/apis/inference.networking.k8s.io/v1/inferencepools', optional: true },
   { kind: 'InferencePool', apiVersion: 'inference.networking.x-k8s.io/v1alpha2', path: '/apis/inference.networking.x-k8s.io/v1alpha2/inferencepools', optional: true },
+  { kind: 'ExternalModelProvider', apiVersion: 'networking.serving.volcano.sh/v1alpha1', path: '/apis/networking.serving.volcano.sh/v1alpha1/externalmodelproviders', optional: true },
   { kind: 'Pod', apiVersion: 'v1', path: '/api/v1/pods' },
+  // Provider credentials. Helm release and service-account token Secrets are the large and
+  // numerous kinds and never hold one, so they are not even listed (docs/security.md).
+  { kind: 'Secret', apiVersion: 'v1', path: '/api/v1/secrets', fieldSelector: 'type!=helm.sh/release.v1,type!=kubernetes.io/service-account-token', forbiddenOk: true },
   { kind: 'ConfigMap', apiVersion: 'v1', path: '/api/v1/configmaps' },
 ];
 
@@ -44,7 +54,7 @@ export interface ObjectIssue {
   current: KubernetesObject;
 }
 
-type Informer = ReturnType<typeof makeInformer<KubernetesObject>>;
+type Informer = ListWatch<KubernetesObject>;
 
 const BACKOFF_MIN_MS = 200;
 const BACKOFF_MAX_MS = 30_000;
@@ -70,7 +80,8 @@ export class KubeSource {
     const entry = this.informers.find((e) => e.w === w) ?? { w, informer: null, absent: false };
     if (!this.informers.includes(entry)) this.informers.push(entry);
     const list = async (): Promise<KubernetesListObject<KubernetesObject>> => {
-      const body = await this.rest.call<{ items: KubernetesObject[]; metadata: { resourceVersion?: string } }>('GET', w.path);
+      const path = w.fieldSelector ? `${w.path}?fieldSelector=${encodeURIComponent(w.fieldSelector)}` : w.path;
+      const body = await this.rest.call<{ items: KubernetesObject[]; metadata: { resourceVersion?: string } }>('GET', path);
       // List items carry no apiVersion/kind; the informer hands them out as they are.
       for (const item of body.items) {
         item.apiVersion = w.apiVersion;
@@ -86,9 +97,15 @@ export class KubeSource {
         this.log.info({ resource: w.path }, 'API not installed; not watching it');
         return;
       }
+      if (w.forbiddenOk && err instanceof KubeError && err.status === 403) {
+        entry.absent = true;
+        this.log.warn({ resource: w.path }, `no permission to list ${w.kind}s: ExternalModelProviders with auth report CredentialNotFound; grant get, list and watch on secrets (manifests/base/rbac.yaml)`);
+        return;
+      }
       return this.retry(w, attempt, err);
     }
-    const informer = makeInformer(this.kc, w.path, list);
+    // makeInformer takes no field selector; ListWatch, which it wraps, does.
+    const informer: Informer = new ListWatch(w.path, new Watch(this.kc), list, false, undefined, w.fieldSelector);
     entry.informer = informer;
     const changed = () => this.changed();
     informer.on('add', changed);
@@ -121,7 +138,7 @@ export class KubeSource {
 
   /** The current, validated objects, and the objects refused. */
   snapshot(): { objects: ObjectSet; issues: ObjectIssue[] } {
-    const objects = { routes: [] as ModelRoute[], servers: [] as ModelServer[], pods: [] as Pod[], configMaps: [] as ConfigMap[], inferencePools: [] as InferencePool[] };
+    const objects = { routes: [] as ModelRoute[], servers: [] as ModelServer[], pods: [] as Pod[], configMaps: [] as ConfigMap[], inferencePools: [] as InferencePool[], externalProviders: [] as ExternalModelProvider[], secrets: [] as Secret[] };
     const issues: ObjectIssue[] = [];
     const seen = new Set<string>();
     for (const { informer } of this.informers) {
@@ -143,6 +160,8 @@ export class KubeSource {
           case 'ModelServer': objects.servers.push(obj as ModelServer); break;
           case 'Pod': objects.pods.push(obj as Pod); break;
           case 'ConfigMap': objects.configMaps.push(obj as ConfigMap); break;
+          case 'ExternalModelProvider': objects.externalProviders.push(obj as ExternalModelProvider); break;
+          case 'Secret': objects.secrets.push(obj as Secret); break;
           default: objects.inferencePools.push(obj as InferencePool);
         }
       }

@@ -15,7 +15,7 @@ type WithStatus = KubernetesObject & { status?: Record<string, unknown> };
 /** The status target for `o`, or null for kinds that get no status. */
 export function statusTarget(o: WithStatus, operatorNamespace: string): StatusTarget | null {
   const kind = o.kind;
-  if (kind !== 'ModelRoute' && kind !== 'ModelServer' && kind !== 'InferencePool') return null;
+  if (kind !== 'ModelRoute' && kind !== 'ModelServer' && kind !== 'ExternalModelProvider' && kind !== 'InferencePool') return null;
   const base = { kind: kind as StatusTarget['kind'], apiVersion: o.apiVersion ?? '', namespace: o.metadata?.namespace ?? 'default', name: o.metadata?.name ?? '', ...(o.metadata?.uid ? { uid: o.metadata.uid } : {}), generation: o.metadata?.generation };
   if (kind === 'InferencePool') {
     const { mine, others } = splitPoolParents(base.apiVersion, o.status, operatorNamespace);
@@ -31,7 +31,7 @@ export function statusTargets(objects: ObjectSet, refused: readonly ObjectIssue[
     const t = statusTarget(o, operatorNamespace);
     if (t) byKey.set(`${t.apiVersion} ${t.kind} ${t.namespace}/${t.name}`, t);
   };
-  for (const o of [...objects.routes, ...objects.servers, ...(objects.inferencePools ?? [])]) add(o as unknown as WithStatus);
+  for (const o of [...objects.routes, ...objects.servers, ...(objects.externalProviders ?? []), ...(objects.inferencePools ?? [])]) add(o as unknown as WithStatus);
   for (const i of refused) add(i.current as WithStatus);
   return [...byKey.values()];
 }

@@ -26,7 +26,7 @@ export interface StoredCondition extends CompiledCondition {
 
 /** What the writer needs to know about one object. */
 export interface StatusTarget {
-  kind: 'ModelRoute' | 'ModelServer' | 'InferencePool';
+  kind: 'ModelRoute' | 'ModelServer' | 'ExternalModelProvider' | 'InferencePool';
   /** Needed for InferencePools, whose two API versions have different paths and status shapes. */
   apiVersion: string;
   namespace: string;
@@ -43,7 +43,7 @@ export interface StatusTarget {
   otherParents?: PoolParentStatus[];
 }
 
-const PLURAL = { ModelRoute: 'modelroutes', ModelServer: 'modelservers' } as const;
+const PLURAL = { ModelRoute: 'modelroutes', ModelServer: 'modelservers', ExternalModelProvider: 'externalmodelproviders' } as const;
 
 /** Patches status subresources. */
 export class StatusWriter {
@@ -108,6 +108,7 @@ export class StatusWriter {
       status.readyEndpoints = st.readyEndpoints ?? 0;
       status.totalEndpoints = st.totalEndpoints ?? 0;
     }
+    if (t.kind === 'ExternalModelProvider' && t.generation !== undefined) status.observedGeneration = t.generation;
     const plural = PLURAL[t.kind as keyof typeof PLURAL];
     return { path: `/apis/networking.serving.volcano.sh/v1alpha1/namespaces/${t.namespace}/${plural}/${t.name}/status`, body: { status }, fingerprintKey: statusKey(t.kind, t.namespace, t.name) };
   }

@@ -1,6 +1,7 @@
 /**
  * The directory source: the operator's reconcile loop fed from YAML files in a folder instead of
- * the Kubernetes API (ModelRoute, ModelServer, InferencePool, Pod and ConfigMap objects),
+ * the Kubernetes API (ModelRoute, ModelServer, ExternalModelProvider, InferencePool, Pod, ConfigMap
+ * and Secret objects),
  * for local runs and tests. It reads every *.yaml, *.yml and *.json file
  * (multi-document YAML allowed), validates each object as the API server would, and behaves like
  * one: an invalid object is reported with file, object and field, and its last valid version stays
@@ -11,7 +12,8 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync, watch, type FSWatcher } from 'node:fs';
 import { join, relative } from 'node:path';
 import { loadAllBounded, YAML_LIMITS } from '../../shared/util/bounded-yaml';
-import type { ConfigMap, Pod } from '../../shared/api/core-types';
+import type { ConfigMap, Pod, Secret } from '../../shared/api/core-types';
+import type { ExternalModelProvider } from '../../shared/api/external-provider';
 import type { InferencePool } from '../../shared/api/inference-pool';
 import type { ModelRoute } from '../../shared/api/model-route';
 import type { ModelServer } from '../../shared/api/model-server';
@@ -37,7 +39,7 @@ export interface DirectoryLoad {
   issues: FileIssue[];
 }
 
-type AnyObject = ModelRoute | ModelServer | Pod | ConfigMap | InferencePool;
+type AnyObject = ModelRoute | ModelServer | ExternalModelProvider | Pod | ConfigMap | Secret | InferencePool;
 
 function identity(doc: unknown): { kind: string; key: string } | null {
   if (typeof doc !== 'object' || doc === null) return null;
@@ -173,12 +175,14 @@ export class DirectorySource {
     for (const [f, k] of seenFiles) this.fileObjects.set(f, k);
     for (const key of [...this.lastGood.keys()]) if (!current.has(key)) this.lastGood.delete(key);
 
-    const objects: ObjectSet = { routes: [], servers: [], pods: [], configMaps: [], inferencePools: [] };
+    const objects: ObjectSet = { routes: [], servers: [], pods: [], configMaps: [], inferencePools: [], externalProviders: [], secrets: [] };
     for (const obj of current.values()) {
       if (obj.kind === 'ModelRoute') (objects.routes as ModelRoute[]).push(obj);
       else if (obj.kind === 'ModelServer') (objects.servers as ModelServer[]).push(obj);
       else if (obj.kind === 'Pod') (objects.pods as Pod[]).push(obj);
       else if (obj.kind === 'InferencePool') (objects.inferencePools as InferencePool[]).push(obj);
+      else if (obj.kind === 'ExternalModelProvider') (objects.externalProviders as ExternalModelProvider[]).push(obj);
+      else if (obj.kind === 'Secret') (objects.secrets as Secret[]).push(obj);
       else (objects.configMaps as ConfigMap[]).push(obj);
     }
     return { objects, issues };

@@ -30,6 +30,31 @@ export const ConfigMap = Type.Object({
   binaryData: Type.Optional(StringMap()),
 }, { additionalProperties: true });
 
+/**
+ * A Secret: only an ExternalModelProvider's `auth.secretRef` is read from one. `data` is base64 as
+ * the API server stores it; `stringData` (plain text, as written in YAML) is read by the folder
+ * source, where no API server folds it into `data`.
+ */
+export const Secret = Type.Object({
+  apiVersion: Type.Literal('v1'),
+  kind: Type.Literal('Secret'),
+  metadata: ObjectMeta,
+  type: Type.Optional(Type.String()),
+  data: Type.Optional(StringMap()),
+  stringData: Type.Optional(StringMap()),
+}, { additionalProperties: true });
+
+/** A Secret. */
+export type Secret = Static<typeof Secret>;
+
+/** The value of `key` in a Secret (`stringData` wins, as the API server merges it), or null. */
+export function secretValue(secret: Secret, key: string): string | null {
+  const plain = secret.stringData?.[key];
+  if (plain !== undefined) return plain;
+  const b64 = secret.data?.[key];
+  return b64 === undefined ? null : Buffer.from(b64, 'base64').toString('utf8');
+}
+
 /** A Pod. */
 export type Pod = Static<typeof Pod>;
 /** A ConfigMap. */

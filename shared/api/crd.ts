@@ -7,6 +7,7 @@
 import { type TSchema } from '@sinclair/typebox';
 import { ModelRouteSpec, ModelRouteStatus } from './model-route';
 import { ModelServerSpec, ModelServerStatus } from './model-server';
+import { ExternalModelProviderSpec, ExternalModelProviderStatus } from './external-provider';
 import { ROUTING_API_VERSION } from './validate';
 
 const KEPT = new Set(['type', 'description', 'properties', 'required', 'items', 'enum', 'default', 'minimum', 'maximum',
@@ -128,10 +129,25 @@ export function modelServerCrd(): Json {
   });
 }
 
+/** The ExternalModelProvider CRD. */
+export function externalModelProviderCrd(): Json {
+  return crd({
+    kind: 'ExternalModelProvider', plural: 'externalmodelproviders', shortNames: ['emp'], spec: ExternalModelProviderSpec, status: ExternalModelProviderStatus,
+    description: 'ExternalModelProvider is an OpenAI-compatible API outside the cluster that ModelRoute targets can send traffic to (externalModelProviderName).',
+    columns: [
+      { name: 'Base URL', type: 'string', jsonPath: '.spec.baseURL' },
+      { name: 'Model', type: 'string', jsonPath: '.spec.model' },
+      { name: 'Ready', type: 'string', jsonPath: condition('Ready') },
+      { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+    ],
+  });
+}
+
 /** Every generated CRD by file name under `crds/`. */
 export function allCrds(): Record<string, Json> {
   return {
     'networking.serving.volcano.sh_modelroutes.yaml': modelRouteCrd(),
     'networking.serving.volcano.sh_modelservers.yaml': modelServerCrd(),
+    'networking.serving.volcano.sh_externalmodelproviders.yaml': externalModelProviderCrd(),
   };
 }

@@ -25,6 +25,13 @@ export function stringMatch(description: string) {
 /** The shape of a header or URI match. */
 export const StringMatch = stringMatch('StringMatch defines the matching conditions for string fields. At most one of the fields may be set; none matches every value.');
 
+/** Exactly one destination per target; the CEL rule and the operator say the same. */
+const TARGET_XOR_RULE = "(has(self.modelServerName) && self.modelServerName != '') != (has(self.externalModelProviderName) && self.externalModelProviderName != '')";
+/** The message for a target with both or neither destination. */
+export const TARGET_XOR_FIX = 'set exactly one of modelServerName (pods) or externalModelProviderName (an external API)';
+/** The message for an external target on a LoRA route. */
+export const LORA_EXTERNAL_FIX = 'a route with loraAdapters can only target ModelServers (an OpenAI-compatible provider has no way to name a Kthena LoRA adapter); put the external target in a separate ModelRoute without loraAdapters';
+
 /** Conditions for a rule to apply; empty means every request. */
 export const ModelMatch = Type.Object({
   headers: Type.Optional(MapOf(stringMatch('How to match the header value. At most one of the fields may be set; none matches every request.'), {
@@ -39,11 +46,15 @@ export const ModelMatch = Type.Object({
   }, { additionalProperties: false, description: 'Conditions on the request body.' })),
 }, { additionalProperties: false, description: 'Match conditions to be satisfied for the rule to be activated. Empty `modelMatch` means matching all requests.' });
 
-/** A ModelServer that receives a share of a rule's traffic. */
+/** A ModelServer or an ExternalModelProvider that receives a share of a rule's traffic. */
 export const TargetModel = Type.Object({
-  modelServerName: Type.String({ minLength: 1, description: 'Name of a ModelServer in the same namespace as the route.' }),
+  modelServerName: Type.Optional(Type.String({ description: 'Name of a ModelServer (or InferencePool) in the same namespace as the route. Exactly one of modelServerName and externalModelProviderName is set.' })),
+  externalModelProviderName: Type.Optional(Type.String({ description: 'Name of an ExternalModelProvider in the same namespace: the share goes to that OpenAI-compatible API instead of pods. Not allowed on a route with loraAdapters.' })),
   weight: Type.Optional(Type.Integer({ minimum: 0, maximum: 100, default: 100, description: 'Relative share of the rule\'s traffic, 0 to 100.' })),
-}, { additionalProperties: false });
+}, {
+  additionalProperties: false,
+  'x-kubernetes-validations': [{ rule: TARGET_XOR_RULE, message: TARGET_XOR_FIX }],
+});
 
 /** The message for a rule whose weights are all 0; shared by the CEL rule and the operator. */
 export const ZERO_WEIGHTS_FIX = 'every target has weight 0, so the rule could send no request anywhere; give at least one target a weight above 0 (unset means 100)';
@@ -128,6 +139,10 @@ export const ModelRouteSpec = Type.Object({
     rule: 'has(self.modelName) == has(oldSelf.modelName) && (!has(self.modelName) || self.modelName == oldSelf.modelName)',
     message: 'modelName is immutable: it cannot be added, changed or removed; create a new ModelRoute instead',
     fieldPath: '.modelName',
+  }, {
+    rule: '!has(self.loraAdapters) || size(self.loraAdapters) == 0 || self.rules.all(r, r.targetModels.all(t, !has(t.externalModelProviderName) || t.externalModelProviderName == ""))',
+    message: LORA_EXTERNAL_FIX,
+    fieldPath: '.rules',
   }],
 });
 

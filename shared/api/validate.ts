@@ -5,9 +5,10 @@
  */
 import { type TSchema } from '@sinclair/typebox';
 import { Value, ValueErrorType, type ValueError } from '@sinclair/typebox/value';
-import { ConfigMap, Pod } from './core-types';
+import { ConfigMap, Pod, Secret } from './core-types';
+import { checkExternalProvider, ExternalModelProvider } from './external-provider';
 import { InferencePoolV1, InferencePoolV1alpha2, type InferencePool } from './inference-pool';
-import { ModelRoute, ZERO_WEIGHTS_FIX } from './model-route';
+import { LORA_EXTERNAL_FIX, ModelRoute, TARGET_XOR_FIX, ZERO_WEIGHTS_FIX } from './model-route';
 import { EMPTY_SELECTOR_FIX, ModelServer } from './model-server';
 import { LABEL_KEY_FIX, LABEL_KEY_PATTERN } from './schema-kit';
 
@@ -26,15 +27,17 @@ export const ROUTING_API_VERSION = 'networking.serving.volcano.sh/v1alpha1';
 const SCHEMAS: Record<string, TSchema> = {
   [`${ROUTING_API_VERSION}/ModelRoute`]: ModelRoute,
   [`${ROUTING_API_VERSION}/ModelServer`]: ModelServer,
+  [`${ROUTING_API_VERSION}/ExternalModelProvider`]: ExternalModelProvider,
   'v1/Pod': Pod,
   'v1/ConfigMap': ConfigMap,
+  'v1/Secret': Secret,
   'inference.networking.x-k8s.io/v1alpha2/InferencePool': InferencePoolV1alpha2,
   'inference.networking.k8s.io/v1/InferencePool': InferencePoolV1,
 };
 
 /** The result of validating one object. */
 export type ValidationResult =
-  | { ok: true; object: ModelRoute | ModelServer | Pod | ConfigMap | InferencePool }
+  | { ok: true; object: ModelRoute | ModelServer | ExternalModelProvider | Pod | ConfigMap | Secret | InferencePool }
   | { ok: false; issues: Issue[] };
 
 /** Turns a JSON pointer (`/spec/rules/1/name`) into a field path (`spec.rules[1].name`). */
@@ -49,7 +52,11 @@ export function toFieldPath(pointer: string): string {
   return out;
 }
 
+/** Stands for a value that must not be repeated in a message (a Secret's content). */
+const REDACTED = Symbol('redacted');
+
 function describe(value: unknown): string {
+  if (value === REDACTED) return 'a value not shown';
   if (Array.isArray(value)) return 'a list';
   if (value === null) return 'null';
   if (typeof value === 'object') return 'an object';
@@ -130,6 +137,11 @@ function checkModelRoute(route: ModelRoute): Issue[] {
     if (!rule.targetModels.some((t) => t.weight === undefined || t.weight > 0)) {
       issues.push({ path: `spec.rules[${i}].targetModels`, message: ZERO_WEIGHTS_FIX });
     }
+    rule.targetModels.forEach((t, j) => {
+      const path = `spec.rules[${i}].targetModels[${j}]`;
+      if (!!t.modelServerName === !!t.externalModelProviderName) issues.push({ path, message: TARGET_XOR_FIX });
+      else if (t.externalModelProviderName && (spec.loraAdapters ?? []).length > 0) issues.push({ path: `${path}.externalModelProviderName`, message: LORA_EXTERNAL_FIX });
+    });
     const base = `spec.rules[${i}].modelMatch`;
     for (const [header, match] of Object.entries(rule.modelMatch?.headers ?? {})) {
       issues.push(...checkStringMatch(`${base}.headers[${JSON.stringify(header)}]`, match));
@@ -203,7 +215,8 @@ export function validateObject(raw: unknown): ValidationResult {
   const seen = new Set<string>();
   for (const e of Value.Errors(schema, value)) {
     // Union members and nested checks can report the same spot twice; keep the first.
-    const issue = { path: toFieldPath(e.path), message: explain(e) };
+    // A Secret's values are never repeated, even in an error (docs/security.md).
+    const issue = { path: toFieldPath(e.path), message: explain(obj.kind === 'Secret' ? { ...e, value: REDACTED } : e) };
     const id = `${issue.path}\u0000${issue.message}`;
     if (!seen.has(id)) {
       seen.add(id);
@@ -212,6 +225,7 @@ export function validateObject(raw: unknown): ValidationResult {
   }
   if (issues.length === 0 && obj.kind === 'ModelRoute') issues.push(...checkModelRoute(value as ModelRoute));
   if (issues.length === 0 && obj.kind === 'ModelServer') issues.push(...checkModelServer(value as ModelServer));
+  if (issues.length === 0 && obj.kind === 'ExternalModelProvider') issues.push(...checkExternalProvider(value as ExternalModelProvider));
   if (issues.length > 0) return { ok: false, issues };
   return { ok: true, object: value as ModelRoute };
 }

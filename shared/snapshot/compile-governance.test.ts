@@ -110,7 +110,7 @@ describe('compileSnapshot: rate limits, queues and router policy', () => {
     // A field added to the schema but not to the hash would change without a new version.
     const meta = new Set(['apiVersion', 'kind', 'version', 'hash', 'generatedAt']);
     const content = Object.keys(RoutingSnapshot.properties).filter((k) => !meta.has(k)).sort();
-    expect(content).toEqual(['auth', 'fairness', 'identity', 'routes', 'schedulers', 'servers']);
+    expect(content).toEqual(['auth', 'fairness', 'identity', 'providers', 'routes', 'schedulers', 'servers']);
   });
 
   it('turns lora-load annotations into loraLoad and an AdaptersConfigured condition', () => {

@@ -3,7 +3,8 @@
  * object. No I/O, no clock: the caller passes the version and time. The same objects always give
  * the same routes, servers and hash.
  */
-import type { ConfigMap, Pod } from '../api/core-types';
+import type { ConfigMap, Pod, Secret } from '../api/core-types';
+import type { ExternalModelProvider } from '../api/external-provider';
 import { isPodReady } from '../api/core-types';
 import type { ModelRoute } from '../api/model-route';
 import type { ModelServer } from '../api/model-server';
@@ -20,9 +21,10 @@ import { parseLoraAnnotations } from '../config/lora-annotations';
 import { compileKvEvents } from './compile-kv-events';
 import { resolveSchedulers, type SchedulerIssue } from './compile-scheduler';
 import { compilePool } from './compile-pool';
+import { compileProvider, type ProviderCredential } from './compile-provider';
 import { statusKey, type CompiledCondition, type CompiledStatus } from './conditions';
 import { snapshotContentHash } from './hash';
-import { SNAPSHOT_API_VERSION, type RoutingSnapshot, type SnapshotEndpoint, type SnapshotRateLimit, type SnapshotRoute, type SnapshotServer } from './schema';
+import { SNAPSHOT_API_VERSION, type RoutingSnapshot, type SnapshotEndpoint, type SnapshotProvider, type SnapshotRateLimit, type SnapshotRoute, type SnapshotServer } from './schema';
 
 /** The validated objects to compile. */
 export interface ObjectSet {
@@ -31,6 +33,9 @@ export interface ObjectSet {
   pods: readonly Pod[];
   configMaps?: readonly ConfigMap[];
   inferencePools?: readonly InferencePool[];
+  externalProviders?: readonly ExternalModelProvider[];
+  /** Secrets; only those an ExternalModelProvider's auth names are read. */
+  secrets?: readonly Secret[];
 }
 
 /** What the caller decides: the version to stamp, the time, and what it remembers. */
@@ -53,6 +58,11 @@ export interface CompileResult {
   snapshot: RoutingSnapshot;
   statuses: Map<string, CompiledStatus>;
   schedulerIssues: SchedulerIssue[];
+  /**
+   * The provider credentials the snapshot names, by version: delivered to the data planes apart
+   * from the snapshot, never stored with it.
+   */
+  credentials: ProviderCredential[];
 }
 
 /**
@@ -222,18 +232,27 @@ function compileRateLimit(rl: NonNullable<ModelRoute['spec']['rateLimit']>): Sna
   return out;
 }
 
-function compileRoute(route: ModelRoute, servers: Map<string, SnapshotServer>, older: Map<string, string>): { compiled: SnapshotRoute; status: CompiledStatus } {
+function compileRoute(route: ModelRoute, servers: Map<string, SnapshotServer>, providers: Map<string, SnapshotProvider>, older: Map<string, string>): { compiled: SnapshotRoute; status: CompiledStatus } {
   const spec = route.spec;
   const namespace = ns(route);
   const missing: string[] = [];
   const empty = new Set<string>();
+  const unusable = new Set<string>();
   const rules = spec.rules.map((rule, i) => {
-    const targets = rule.targetModels.map((t, j) => {
+    const targets = rule.targetModels.map((t, j): SnapshotRoute['rules'][number]['targets'][number] => {
+      const weight = t.weight ?? 100;
+      if (t.externalModelProviderName) {
+        const key = `${namespace}/${t.externalModelProviderName}`;
+        const provider = providers.get(key);
+        if (!provider) missing.push(`rules[${i}].targetModels[${j}]: ExternalModelProvider ${t.externalModelProviderName} not found in namespace ${namespace}; create it or fix externalModelProviderName`);
+        else if (provider.unavailable) unusable.add(t.externalModelProviderName);
+        return { server: key, external: true, weight, resolved: provider !== undefined };
+      }
       const key = `${namespace}/${t.modelServerName}`;
       const server = servers.get(key);
       if (!server) missing.push(`rules[${i}].targetModels[${j}]: ModelServer ${t.modelServerName} not found in namespace ${namespace} (nor an InferencePool of that name); create it or fix modelServerName`);
-      else if (server.endpoints.length === 0) empty.add(t.modelServerName);
-      return { server: key, weight: t.weight ?? 100, resolved: server !== undefined };
+      else if (server.endpoints.length === 0) empty.add(t.modelServerName!);
+      return { server: key, weight, resolved: server !== undefined };
     });
     const headers = Object.entries(rule.modelMatch?.headers ?? {})
       .map(([name, match]) => ({ name: name.toLowerCase(), match: { ...match } }))
@@ -253,8 +272,8 @@ function compileRoute(route: ModelRoute, servers: Map<string, SnapshotServer>, o
   const gen = route.metadata.generation;
   const accepted: CompiledCondition = { type: 'Accepted', status: 'True', reason: 'Accepted', message: `serves ${names}${shadow.length ? `; ${shadow.join('; ')}` : ''}` };
   const resolved: CompiledCondition = missing.length
-    ? { type: 'ResolvedRefs', status: 'False', reason: 'ModelServerNotFound', message: `${missing.join('; ')}. Requests sent to a missing target get 500 SLUICE_TARGET_UNRESOLVED` }
-    : { type: 'ResolvedRefs', status: 'True', reason: 'ResolvedRefs', message: `all ${rules.reduce((n, r) => n + r.targets.length, 0)} targets found${empty.size ? `; ModelServer ${[...empty].sort().join(', ')} has no ready endpoints yet (see its Ready condition)` : ''}` };
+    ? { type: 'ResolvedRefs', status: 'False', reason: missing.every((m) => m.includes('ExternalModelProvider')) ? 'ExternalModelProviderNotFound' : 'ModelServerNotFound', message: `${missing.join('; ')}. Requests sent to a missing target get 500 SLUICE_TARGET_UNRESOLVED` }
+    : { type: 'ResolvedRefs', status: 'True', reason: 'ResolvedRefs', message: `all ${rules.reduce((n, r) => n + r.targets.length, 0)} targets found${empty.size ? `; ModelServer ${[...empty].sort().join(', ')} has no ready endpoints yet (see its Ready condition)` : ''}${unusable.size ? `; ExternalModelProvider ${[...unusable].sort().join(', ')} has no usable credential yet (see its Ready condition)` : ''}` };
   for (const c of [accepted, resolved]) if (gen !== undefined) c.observedGeneration = gen;
   return { compiled, status: { conditions: [accepted, resolved] } };
 }
@@ -295,10 +314,19 @@ export function compileSnapshot(objects: ObjectSet, config: CompileConfig): Comp
     schedulerIssues.push(...c.issues);
     statuses.set(key, c.status);
   }
+  const providers = new Map<string, SnapshotProvider>();
+  const credentials = new Map<string, ProviderCredential>();
+  const secrets = new Map((objects.secrets ?? []).map((sec) => [keyOf(sec), sec]));
+  for (const p of [...(objects.externalProviders ?? [])].sort((a, b) => (keyOf(a) < keyOf(b) ? -1 : 1))) {
+    const c = compileProvider(p, secrets);
+    providers.set(c.compiled.key, c.compiled);
+    if (c.credential) credentials.set(c.credential.version, c.credential);
+    statuses.set(statusKey('ExternalModelProvider', ns(p), p.metadata.name), c.status);
+  }
   const routes: SnapshotRoute[] = [];
   const older = new Map<string, string>();
   for (const r of [...objects.routes].sort(byAge)) {
-    const { compiled, status } = compileRoute(r, servers, older);
+    const { compiled, status } = compileRoute(r, servers, providers, older);
     routes.push(compiled);
     statuses.set(statusKey('ModelRoute', ns(r), r.metadata.name), status);
     for (const n of [compiled.modelName, ...compiled.loraAdapters]) if (n && !older.has(n)) older.set(n, compiled.key);
@@ -306,6 +334,7 @@ export function compileSnapshot(objects: ObjectSet, config: CompileConfig): Comp
   const content = {
     routes,
     servers: [...servers.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)),
+    ...(providers.size ? { providers: [...providers.values()] } : {}),
     schedulers: schedulerConfigs,
     ...sched.policy,
   };
@@ -317,5 +346,5 @@ export function compileSnapshot(objects: ObjectSet, config: CompileConfig): Comp
     generatedAt: config.generatedAt,
     ...content,
   };
-  return { snapshot, statuses, schedulerIssues };
+  return { snapshot, statuses, schedulerIssues, credentials: [...credentials.values()] };
 }

@@ -2,7 +2,7 @@
 
 /** A condition as compiled: the operator adds lastTransitionTime when it writes status. */
 export interface CompiledCondition {
-  type: 'Accepted' | 'ResolvedRefs' | 'Programmed' | 'Ready' | 'SchedulerConfigured' | 'QueueConfigured' | 'AdaptersConfigured' | 'KvEventsConfigured' | 'DeadlineConfigured';
+  type: 'Accepted' | 'ResolvedRefs' | 'Programmed' | 'Ready' | 'SchedulerConfigured' | 'QueueConfigured' | 'AdaptersConfigured' | 'KvEventsConfigured' | 'DeadlineConfigured' | 'CredentialsResolved';
   status: 'True' | 'False' | 'Unknown';
   reason: string;
   message: string;

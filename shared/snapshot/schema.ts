@@ -21,9 +21,13 @@ const Match = Type.Object({
   regex: Type.Optional(Type.String()),
 }, { additionalProperties: false });
 
-/** A rule target: a ModelServer key (`namespace/name`) and its weight; unresolved ones stay, marked. */
+/**
+ * A rule target: a ModelServer key (`namespace/name`), or with `external` an ExternalModelProvider
+ * key, and its weight; unresolved ones stay, marked.
+ */
 export const SnapshotTarget = Type.Object({
   server: Type.String({ minLength: 3 }),
+  external: Type.Optional(Type.Literal(true)),
   weight: Type.Integer({ minimum: 0, maximum: 100 }),
   resolved: Type.Boolean(),
 }, { additionalProperties: false });
@@ -106,6 +110,31 @@ export const SnapshotServer = Type.Object({
 }, { additionalProperties: false });
 
 /**
+ * A compiled ExternalModelProvider. The credential itself is never in a snapshot (which is stored in
+ * a ConfigMap and readable with the read token): only which Secret key it is and a version, which
+ * the data plane matches against the credentials the operator pushes separately.
+ */
+export const SnapshotProvider = Type.Object({
+  key: Type.String({ minLength: 3 }),
+  type: Type.Literal('OpenAI'),
+  /** The API root, without a trailing slash. */
+  baseURL: Type.String({ minLength: 8, maxLength: 2048, pattern: '^https?://' }),
+  model: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
+  insecureSkipVerify: Type.Boolean(),
+  /** Static headers, names lower-case. */
+  headers: Type.Record(Type.String(), Type.String()),
+  credential: Type.Optional(Type.Object({
+    /** `namespace/name` of the Secret, and its key: for messages only. */
+    secret: Type.String({ minLength: 3 }),
+    key: Type.String({ minLength: 1 }),
+    /** Identifies the value (not derived from it in a cluster); the data plane holds values by it. */
+    version: Type.String({ pattern: '^[0-9a-f]{16}$' }),
+  }, { additionalProperties: false })),
+  /** Why the provider cannot be used (its Secret is missing); requests to it get 503 with this. */
+  unavailable: Type.Optional(Type.String()),
+}, { additionalProperties: false });
+
+/**
  * Highest snapshot version: Number.MAX_SAFE_INTEGER (2^53 − 1). Above it `v + 1 === v`, so an
  * operator renumbering above a data plane's version could never get ahead and would push for ever.
  */
@@ -120,6 +149,8 @@ export const RoutingSnapshot = Type.Object({
   generatedAt: Type.String(),
   routes: Type.Array(SnapshotRoute),
   servers: Type.Array(SnapshotServer),
+  /** External OpenAI-compatible providers that targets name; absent when none. */
+  providers: Type.Optional(Type.Array(SnapshotProvider)),
   /** Normalised scheduler configurations by key (`default`, or `namespace/configmap`). */
   schedulers: Type.Record(Type.String(), SchedulerConfig),
   /** Router-wide authentication; absent means none. */
@@ -140,6 +171,8 @@ export type SnapshotRule = Static<typeof SnapshotRule>;
 export type SnapshotServer = Static<typeof SnapshotServer>;
 /** A compiled rate limit. */
 export type SnapshotRateLimit = Static<typeof SnapshotRateLimit>;
+/** A compiled external provider. */
+export type SnapshotProvider = Static<typeof SnapshotProvider>;
 /** A compiled endpoint. */
 export type SnapshotEndpoint = Static<typeof SnapshotEndpoint>;
 

@@ -29,6 +29,17 @@ export function validateSnapshot(raw: unknown): SnapshotCheck {
     serverKeys.add(srv.key);
     if (!(srv.scheduler in s.schedulers)) issues.push({ path: `servers[${i}].scheduler`, message: `scheduler configuration ${srv.scheduler} is not in schedulers` });
   });
+  const providerKeys = new Set<string>();
+  (s.providers ?? []).forEach((p, i) => {
+    if (providerKeys.has(p.key)) issues.push({ path: `providers[${i}].key`, message: `duplicate provider ${p.key}` });
+    providerKeys.add(p.key);
+    try {
+      const url = new URL(p.baseURL);
+      if (url.search || url.hash || url.username || url.password) issues.push({ path: `providers[${i}].baseURL`, message: 'must not carry user info, a query or a fragment' });
+    } catch {
+      issues.push({ path: `providers[${i}].baseURL`, message: 'not a URL' });
+    }
+  });
   const routeKeys = new Set<string>();
   s.routes.forEach((route, i) => {
     if (routeKeys.has(route.key)) issues.push({ path: `routes[${i}].key`, message: `duplicate route ${route.key}` });
@@ -36,7 +47,8 @@ export function validateSnapshot(raw: unknown): SnapshotCheck {
     if (!route.modelName && route.loraAdapters.length === 0) issues.push({ path: `routes[${i}]`, message: 'route has neither modelName nor loraAdapters' });
     route.rules.forEach((rule, j) => {
       rule.targets.forEach((t, k) => {
-        if (t.resolved && !serverKeys.has(t.server)) issues.push({ path: `routes[${i}].rules[${j}].targets[${k}].server`, message: `marked resolved but server ${t.server} is not in the snapshot` });
+        if (t.resolved && t.external && !providerKeys.has(t.server)) issues.push({ path: `routes[${i}].rules[${j}].targets[${k}].server`, message: `marked resolved but provider ${t.server} is not in the snapshot` });
+        else if (t.resolved && !t.external && !serverKeys.has(t.server)) issues.push({ path: `routes[${i}].rules[${j}].targets[${k}].server`, message: `marked resolved but server ${t.server} is not in the snapshot` });
       });
       const regexes = [...rule.headers.map((h, k) => [`routes[${i}].rules[${j}].headers[${k}].match.regex`, h.match.regex] as const),
         [`routes[${i}].rules[${j}].uri.regex`, rule.uri?.regex] as const];

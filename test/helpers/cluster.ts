@@ -40,6 +40,8 @@ export interface LocalOptions {
   subnet: number;
   /** Extra data-plane flags. */
   dataplaneArgs?: string[];
+  /** Extra data-plane environment (NODE_EXTRA_CA_CERTS, say). */
+  dataplaneEnv?: Record<string, string>;
   /** Simulator time scale. */
   timeScale?: number;
   /** Data-plane replicas, all pushed to by the one operator (default 1). */
@@ -74,7 +76,7 @@ export async function startLocalSluice(opts: LocalOptions): Promise<LocalSluice>
   const adminUrls: string[] = [];
   for (let i = 0; i < (opts.replicas ?? 1); i++) {
     const { proc, match } = await startNode('dataplane/main.js', ['--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--push-token', token, ...(opts.dataplaneArgs ?? [])],
-      /"trafficPort":(\d+),"adminPort":(\d+)/);
+      /"trafficPort":(\d+),"adminPort":(\d+)/, undefined, opts.dataplaneEnv);
     dataplanes.push(proc);
     urls.push(`http://127.0.0.1:${match[1]}`);
     adminUrls.push(`http://127.0.0.1:${match[2]}`);
