@@ -82,8 +82,9 @@ function crd(input: CrdInput): Json {
             description: input.description,
             required: ['spec'],
             properties: {
-              apiVersion: { type: 'string' },
-              kind: { type: 'string' },
+              apiVersion: { type: 'string', description: `The versioned schema of this object: ${ROUTING_API_VERSION}.` },
+              kind: { type: 'string', description: `The REST resource this object represents: ${input.kind}.` },
+              // The API server refuses anything but `type` here (it supplies ObjectMeta's schema and description itself).
               metadata: { type: 'object' },
               spec: toStructural(input.spec),
               status: toStructural(input.status),

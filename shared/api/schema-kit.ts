@@ -64,24 +64,31 @@ export function Duration(description: string, options: SchemaOptions = {}) {
   return Type.String({ ...options, description, pattern: DURATION_PATTERN });
 }
 
-/** The standard Kubernetes condition (metav1.Condition). */
+/**
+ * The standard Kubernetes condition (metav1.Condition). The descriptions are generic: each status's
+ * `conditions` field says which types Sluice writes on that kind.
+ */
 export const Condition = Type.Object({
-  type: Type.String({ description: 'Type of condition in CamelCase.', maxLength: 316 }),
-  status: StringEnum(['True', 'False', 'Unknown'] as const, { description: 'Status of the condition.' }),
-  observedGeneration: Type.Optional(Type.Integer({ minimum: 0, description: 'The .metadata.generation the condition was set for.' })),
-  lastTransitionTime: Type.String({ format: 'date-time', description: 'Last time the condition changed status.' }),
-  reason: Type.String({ maxLength: 1024, description: 'Programmatic identifier of the last transition, CamelCase.' }),
+  type: Type.String({ description: 'Type of condition in CamelCase, one condition per type; the conditions field lists the types Sluice writes.', maxLength: 316 }),
+  status: StringEnum(['True', 'False', 'Unknown'] as const, { description: 'Whether the condition holds: True, False or Unknown.' }),
+  observedGeneration: Type.Optional(Type.Integer({
+    minimum: 0,
+    description: 'The .metadata.generation the condition describes. Below the object\'s generation it describes an older version: Sluice has not processed the latest edit yet, '
+      + 'or refused it, and then Accepted=False (reason Invalid) carries the refused generation.',
+  })),
+  lastTransitionTime: Type.String({ format: 'date-time', description: 'Last time the condition changed status (RFC 3339); a new reason or message alone does not change it.' }),
+  reason: Type.String({ maxLength: 1024, description: 'Programmatic identifier of the last transition, CamelCase, e.g. EndpointsReady, NoPodsSelected, ModelServerNotFound, Invalid.' }),
   message: Type.String({ maxLength: 32768, description: 'Human-readable message: what is wrong and how to fix it.' }),
-});
+}, { description: 'One aspect of the object\'s state, as a metav1.Condition.' });
 
 /** The part of ObjectMeta that Sluice reads. Other fields are allowed and ignored. */
 export const ObjectMeta = Type.Object({
-  name: Type.String({ minLength: 1, maxLength: 253 }),
-  namespace: Type.Optional(Type.String({ maxLength: 63 })),
-  generation: Type.Optional(Type.Integer()),
-  creationTimestamp: Type.Optional(Type.String()),
-  resourceVersion: Type.Optional(Type.String()),
-  uid: Type.Optional(Type.String()),
-  labels: Type.Optional(StringMap()),
-  annotations: Type.Optional(StringMap()),
-}, { additionalProperties: true });
+  name: Type.String({ minLength: 1, maxLength: 253, description: 'Name of the object, unique per kind in its namespace.' }),
+  namespace: Type.Optional(Type.String({ maxLength: 63, description: 'Namespace of the object; unset means default.' })),
+  generation: Type.Optional(Type.Integer({ description: 'Sequence number of the spec, raised by the API server on each change; conditions name it as observedGeneration.' })),
+  creationTimestamp: Type.Optional(Type.String({ description: 'When the object was created; when several ModelRoutes serve a name, the oldest is tried first.' })),
+  resourceVersion: Type.Optional(Type.String({ description: 'Opaque version of the object, set by the API server.' })),
+  uid: Type.Optional(Type.String({ description: 'Unique id of the object, set by the API server.' })),
+  labels: Type.Optional(StringMap({ description: 'Labels; a ModelServer\'s workloadSelector matches pod labels.' })),
+  annotations: Type.Optional(StringMap({ description: 'Annotations; Sluice reads its sluice.dev/ keys (scheduler, queueing, request deadline, LoRA loading, KV events, tokenizer).' })),
+}, { additionalProperties: true, description: 'Standard object metadata; Sluice reads the fields listed and ignores the others.' });
