@@ -1,9 +1,12 @@
 #!/usr/bin/env node
 /**
  * `npm start`: Sluice on one machine. Starts the engine simulator (one process, one listener per
- * Pod in the folder), one data plane on :8080 and the operator watching a copy of
- * manifests/examples/quickstart in the work dir (so edits never touch tracked files), then prints
- * curl lines that work. Problems in edited files are printed as they appear. Ctrl-C or SIGTERM
+ * Pod in the folder that a ModelServer selects; none when there is no such Pod), one data plane on
+ * :8080 and the operator watching a copy of manifests/examples/quickstart in the work dir (so
+ * edits never touch tracked files). Once the data plane serves the folder's snapshot, prints curl
+ * lines derived from it (hack/quickstart-lines.ts): one per served model and adapter, each with
+ * the path, headers and API key it needs, and notes naming the Pods the simulator does not play
+ * and the names left out. Problems in edited files are printed as they appear. Ctrl-C or SIGTERM
  * stops everything; any failure (a port in use, a process that dies) exits non-zero.
  *
  * Options (environment): SLUICE_QUICKSTART_DIR (folder to watch as it is, instead of a fresh copy
@@ -17,7 +20,10 @@ import { cpSync, createWriteStream, existsSync, mkdirSync, readFileSync, rmSync,
 import { join, resolve } from 'node:path';
 import { request } from 'undici';
 import { DirectorySource, type FileIssue } from '../operator/sources/directory-source';
-import { simPodsFor, simTokenizerFor } from './sim-pods';
+import type { RoutingSnapshot } from '../shared/snapshot/schema';
+import { credentialFor } from './quickstart-credential';
+import { MAX_NOTES, tryItLines } from './quickstart-lines';
+import { simPodsFor, simTokenizerFor, unplayedPods } from './sim-pods';
 
 const root = resolve(__dirname, '..', '..');
 const examples = join(root, 'manifests', 'examples', 'quickstart');
@@ -98,45 +104,55 @@ async function main(): Promise<void> {
   const statusFile = join(work, 'status.json');
   rmSync(statusFile, { force: true });
 
-  const sim = start('engine-sim', 'hack/engine-sim/main.js', ['--config', simConfig]);
-  await new Promise<void>((resolveReady, reject) => {
-    let buf = '';
-    sim.stdout!.on('data', (d: Buffer) => {
-      buf += d.toString();
-      if (buf.includes('engine-sim ready')) resolveReady();
+  // The simulator refuses to start without a pod; a folder of routes or configuration alone still runs.
+  if (pods.length > 0) {
+    const sim = start('engine-sim', 'hack/engine-sim/main.js', ['--config', simConfig]);
+    await new Promise<void>((resolveReady, reject) => {
+      let buf = '';
+      sim.stdout!.on('data', (d: Buffer) => {
+        buf += d.toString();
+        if (buf.includes('engine-sim ready')) resolveReady();
+      });
+      sim.once('exit', () => reject(new Error(`engine simulator failed; see ${join(logs, 'engine-sim.log')}`)));
     });
-    sim.once('exit', () => reject(new Error(`engine simulator failed; see ${join(logs, 'engine-sim.log')}`)));
-  });
+  }
   start('dataplane', 'dataplane/main.js', ['--listen', `127.0.0.1:${port}`, '--admin', `127.0.0.1:${adminPort}`, '--push-token-file', tokenFile, '--snapshot-file', snapshotFile]);
   await waitFor('the data plane', async () => (await request(`http://127.0.0.1:${adminPort}/healthz`)).statusCode === 200);
   start('operator', 'operator/main.js', ['--watch-dir', dir, '--snapshot-out', snapshotFile, '--status-out', statusFile, '--push-url', `http://127.0.0.1:${adminPort}`, '--push-token-file', tokenFile]);
   // The data plane may start serving the previous run's snapshot file at once; wait until it
-  // serves what the operator compiled from the folder as it is now.
+  // serves what the operator compiled from the folder as it is now. The whole snapshot (it needs
+  // the push token) is what the printed lines are derived from.
+  let snapshot: RoutingSnapshot | undefined;
   await waitFor('the operator\'s snapshot to be applied', async () => {
     if (!existsSync(statusFile)) return false;
     const status = JSON.parse(readFileSync(statusFile, 'utf8')) as { snapshot: { hash: string } };
-    const res = await request(`http://127.0.0.1:${adminPort}/v1/snapshot`);
-    const serving = (await res.body.json()) as { hash?: string };
-    return serving.hash === status.snapshot.hash;
+    const res = await request(`http://127.0.0.1:${adminPort}/v1/snapshot?full=1`, { headers: { authorization: `Bearer ${token}` } });
+    const serving = (await res.body.json()) as RoutingSnapshot;
+    if (serving.hash !== status.snapshot.hash) return false;
+    snapshot = serving;
+    return true;
   });
 
-  const url = `http://127.0.0.1:${port}`;
-  // The debug dumps need the push (or a read) token; the line reads it from the file, so the
-  // token itself never lands in the terminal's scroll-back.
-  const curl = (model: string, extra = '') => `curl -s ${url}/v1/completions -H 'Content-Type: application/json'${extra} -d '{"model": "${model}", "prompt": "San Francisco is a", "temperature": 0}'`;
+  // Request and debug lines read credentials from files, so no key or token lands in the scroll-back.
+  const { lines, notes } = tryItLines({
+    snapshot: snapshot!,
+    pods,
+    url: `http://127.0.0.1:${port}`,
+    adminUrl: `http://127.0.0.1:${adminPort}`,
+    tokenFile,
+    credential: credentialFor(snapshot!.auth, join(work, 'api-key')),
+  });
+  const unplayed = unplayedPods(objects);
+  const indent = (list: string[]) => list.map((l) => `  ${l}`).join('\n');
   console.log(`
 Sluice is running: ${pods.length} simulated engine pods, one data plane, the operator watching
   ${dir}
-
+${unplayed.length > 0 ? `
+The simulator does not play ${unplayed.length} Pod(s) of the folder; requests routed to them fail:
+${indent([...unplayed.slice(0, MAX_NOTES).map((u) => `${u.pod}: ${u.why}`), ...(unplayed.length > MAX_NOTES ? [`and ${unplayed.length - MAX_NOTES} more`] : [])])}
+` : ''}
 Try it:
-  ${curl('deepseek-simple')}
-  ${curl('lora-A')}
-  ${curl('deepseek-multi-models', " -H 'user-type: premium'")}
-  for i in $(seq 1 10); do ${curl('deepseek-subset')} | grep -o '"model":"[^"]*"'; done | sort | uniq -c
-  curl -sN ${url}/v1/chat/completions -H 'Content-Type: application/json' -d '{"model": "deepseek-simple", "messages": [{"role": "user", "content": "Hi"}], "stream": true}'
-  curl -s ${url}/v1/models
-  ${curl('qwen3-kv')}
-  curl -s http://127.0.0.1:${adminPort}/debug/config_dump/kvevents -H "Authorization: Bearer $(cat '${tokenFile}')"
+${indent([...lines, ...notes.map((n) => `# ${n}`)])}
 
 Edit a YAML file in that folder and routing follows within a second; problems are printed here.${copied ? `
 The folder is a fresh copy of ${examples}, made at each start.` : ''}

@@ -1,6 +1,6 @@
 import type { Pod } from '../shared/api/core-types';
 import type { ModelServer } from '../shared/api/model-server';
-import { simPodsFor } from './sim-pods';
+import { simPodsFor, unplayedPods } from './sim-pods';
 
 const server = (pdGroup?: ModelServer['spec']['workloadSelector']['pdGroup']): ModelServer => ({
   apiVersion: 'networking.serving.volcano.sh/v1alpha1',
@@ -39,5 +39,32 @@ describe('simPodsFor', () => {
   it('gives no role or group without a pdGroup', () => {
     const [p] = simPodsFor({ routes: [], servers: [server()], pods: [pod('p', '127.0.0.2', { 'example.com/group': 'g', role: 'P' })] });
     expect(p).toEqual({ name: 'p', namespace: 'default', ip: '127.0.0.2', port: 8000, model: 'm', engine: 'vllm', loras: [] });
+  });
+});
+
+describe('unplayedPods', () => {
+  const annotated = (p: Pod, annotations: Record<string, string>): Pod => ({ ...p, metadata: { ...p.metadata, annotations } });
+  const pool = { apiVersion: 'inference.networking.x-k8s.io/v1alpha2', kind: 'InferencePool', metadata: { name: 'pool', namespace: 'default' }, spec: { selector: { app: 'p' }, targetPortNumber: 8000 } };
+
+  it('names every pod the simulator does not play, and why', () => {
+    const objects = {
+      routes: [],
+      servers: [server()],
+      inferencePools: [pool as never],
+      pods: [
+        pod('played', '127.0.0.2', {}),
+        { ...pod('no-ip', '', {}), status: {} },
+        annotated(pod('off', '127.0.0.3', {}), { 'sim.sluice.dev/serve': 'false' }),
+        pod('orphan', '127.0.0.4', { app: 'other' }),
+        pod('pooled', '127.0.0.5', { app: 'p' }),
+      ],
+    };
+    expect(unplayedPods(objects)).toEqual([
+      { pod: 'default/no-ip', why: 'it has no status.podIP' },
+      { pod: 'default/off', why: 'its annotation sim.sluice.dev/serve is "false"' },
+      { pod: 'default/orphan', why: 'no ModelServer selects it' },
+      { pod: 'default/pooled', why: 'only InferencePool default/pool selects it, and the simulator plays ModelServer pods only' },
+    ]);
+    expect(simPodsFor(objects).map((p) => p.name)).toEqual(['played']);
   });
 });

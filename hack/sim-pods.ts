@@ -7,6 +7,7 @@
  * value of its `groupKey` label: the simulator hands KV only between pods of one group.
  */
 import type { Pod } from '../shared/api/core-types';
+import { poolTarget } from '../shared/api/inference-pool';
 import type { ModelServer } from '../shared/api/model-server';
 import { parseKvEventsAnnotations, parseTokenizerAnnotation } from '../shared/config/kv-events-annotations';
 import { DEFAULT_ENGINE_PORT, type ObjectSet } from '../shared/snapshot/compile';
@@ -29,25 +30,55 @@ export interface SimPodFromFolder {
 
 const ENGINE: Record<ModelServer['spec']['inferenceEngine'], SimPodFromFolder['engine']> = { vLLM: 'vllm', SGLang: 'sglang', TGI: 'tgi' };
 
-function selects(server: ModelServer, pod: Pod): boolean {
-  if ((server.metadata.namespace ?? 'default') !== (pod.metadata.namespace ?? 'default')) return false;
+const nsOf = (o: { metadata: { namespace?: string } }) => o.metadata.namespace ?? 'default';
+
+function selects(selector: { namespace: string; matchLabels: Record<string, string> }, pod: Pod): boolean {
+  if (selector.namespace !== nsOf(pod)) return false;
   const labels = pod.metadata.labels ?? {};
-  return Object.entries(server.spec.workloadSelector.matchLabels ?? {}).every(([k, v]) => labels[k] === v);
+  return Object.entries(selector.matchLabels).every(([k, v]) => labels[k] === v);
 }
 
-/** The simulator pods for a folder's objects; pods no ModelServer selects are skipped. */
+const serverSelector = (s: ModelServer) => ({ namespace: nsOf(s), matchLabels: s.spec.workloadSelector.matchLabels ?? {} });
+
+/** The ModelServer whose pod the simulator plays `pod` as, or why it does not play it. */
+function playedAs(pod: Pod, objects: ObjectSet): { server: ModelServer; ip: string } | { why: string } {
+  const ip = pod.status?.podIP;
+  if (!ip) return { why: 'it has no status.podIP' };
+  if (pod.metadata.annotations?.['sim.sluice.dev/serve'] === 'false') return { why: 'its annotation sim.sluice.dev/serve is "false"' };
+  const server = objects.servers.find((s) => selects(serverSelector(s), pod));
+  if (server) return { server, ip };
+  const pool = (objects.inferencePools ?? []).find((p) => selects({ namespace: nsOf(p), matchLabels: poolTarget(p).matchLabels }, pod));
+  return { why: pool ? `only InferencePool ${nsOf(pool)}/${pool.metadata.name} selects it, and the simulator plays ModelServer pods only` : 'no ModelServer selects it' };
+}
+
+/** A Pod of the folder the simulator does not play, and why. */
+export interface UnplayedPod {
+  /** `namespace/name`, as the snapshot names endpoints. */
+  pod: string;
+  why: string;
+}
+
+/** The folder's Pods the simulator does not play (connects to them are refused), with the reason. */
+export function unplayedPods(objects: ObjectSet): UnplayedPod[] {
+  return objects.pods.flatMap((pod) => {
+    const played = playedAs(pod, objects);
+    return 'why' in played ? [{ pod: `${nsOf(pod)}/${pod.metadata.name}`, why: played.why }] : [];
+  });
+}
+
+/** The simulator pods for a folder's objects; pods it cannot play are skipped (see unplayedPods). */
 export function simPodsFor(objects: ObjectSet): SimPodFromFolder[] {
   const out: SimPodFromFolder[] = [];
   for (const pod of objects.pods) {
-    const ip = pod.status?.podIP;
-    const server = objects.servers.find((s) => selects(s, pod));
-    if (!ip || !server || pod.metadata.annotations?.['sim.sluice.dev/serve'] === 'false') continue;
+    const played = playedAs(pod, objects);
+    if ('why' in played) continue;
+    const { server, ip } = played;
     const pd = server.spec.workloadSelector.pdGroup;
     const labels = pod.metadata.labels ?? {};
     const isRole = (want: Record<string, string>) => Object.entries(want).every(([k, v]) => labels[k] === v);
     const spec: SimPodFromFolder = {
       name: pod.metadata.name,
-      namespace: pod.metadata.namespace ?? 'default',
+      namespace: nsOf(pod),
       ip,
       port: server.spec.workloadPort?.port ?? DEFAULT_ENGINE_PORT,
       model: server.spec.model ?? server.metadata.name,

@@ -198,20 +198,24 @@ export class RoutingTable {
     const isLora = byModel === undefined;
     for (const route of candidates) {
       for (const rule of route.rules) {
-        if (rule.bodyModel !== undefined && rule.bodyModel !== req.model) continue;
-        if (rule.uri && !rule.uri(req.path)) continue;
-        let ok = true;
-        for (const h of rule.headers) {
-          if (!h.match(headerValue(req.headers[h.name]))) {
-            ok = false;
-            break;
-          }
-        }
-        if (ok) return { route, rule, isLora };
+        if (ruleAccepts(rule, req)) return { route, rule, isLora };
       }
     }
     return null;
   }
+}
+
+/**
+ * True when a request satisfies a rule's modelMatch: the body model, the URI and every header.
+ * Exported so the quickstart picks its printed requests by the same test the data plane applies.
+ */
+export function ruleAccepts(rule: Pick<RuleEntry, 'bodyModel' | 'uri' | 'headers'>, req: MatchInput): boolean {
+  if (rule.bodyModel !== undefined && rule.bodyModel !== req.model) return false;
+  if (rule.uri && !rule.uri(req.path)) return false;
+  for (const h of rule.headers) {
+    if (!h.match(headerValue(req.headers[h.name]))) return false;
+  }
+  return true;
 }
 
 function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
