@@ -109,6 +109,10 @@ export function tryItLines(input: TryItInput): TryIt {
     const targets = rule.targets.filter((t) => t.weight > 0);
     if (targets.length === 0) return `rule ${rule.name} gives every target weight 0`;
     for (const t of targets) {
+      if (t.external) {
+        const provider = snapshot.providers?.find((p) => p.key === t.server);
+        return provider ? `rule ${rule.name} sends to ExternalModelProvider ${t.server} (${provider.baseURL}), which the simulator does not play` : `rule ${rule.name} targets ExternalModelProvider ${t.server}, which the folder does not define`;
+      }
       const server: SnapshotServer | undefined = servers.get(t.server);
       if (!server) return `rule ${rule.name} targets ${t.server}, which the folder does not define`;
       if (server.endpoints.length === 0) return `${t.server} has no Running and Ready pod`;

@@ -277,6 +277,10 @@ const FOLDERS: FolderCase[] = [
   { name: 'inference-pool', dir: () => join(examplesDir, 'inference-pool'), port: 18120, names: [], shows: ['Sluice is running: 0 simulated engine pods', '  # not printed, vllm-app: default/vllm-app-pool has no Running and Ready pod\n'] },
   { name: 'scheduler', dir: () => join(examplesDir, 'scheduler'), port: 18130, names: [], shows: ['  # the folder has no ModelRoute, so no model is served\n'] },
   {
+    name: 'external-provider', dir: () => join(examplesDir, 'external-provider'), port: 18150, names: [],
+    shows: ['  # not printed, deepseek: rule default sends to ExternalModelProvider default/deepseek-provider (https://api.deepseek.com), which the simulator does not play\n'],
+  },
+  {
     name: 'edge cases',
     dir: edgeFolder,
     port: 18140,
