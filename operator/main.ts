@@ -154,7 +154,7 @@ if (require.main === module) {
       process.exit(2);
     }
     let op: KubeOperator | null = null;
-    const begin = () => startKubeOperator({ ...k, routerConfigNamespace: settings.routerConfigNamespace, pushToken: settings.pushToken, debounceMs: settings.debounceMs, verifyIntervalMs: settings.verifyIntervalMs, eventInstance: leaderIdentity(), log }).then((started) => {
+    const begin = () => startKubeOperator({ ...k, routerConfigNamespace: settings.routerConfigNamespace, pushToken: settings.pushToken, debounceMs: settings.debounceMs, verifyIntervalMs: settings.verifyIntervalMs, secretPollMs: settings.secretPollMs, eventInstance: leaderIdentity(), log }).then((started) => {
       op = started;
       log.info({ namespace: k.namespace, routerConfigNamespace: settings.routerConfigNamespace, dataplanes: k.dataplaneSelector }, 'operator watching the Kubernetes API');
     }, (err: Error) => {

@@ -58,6 +58,8 @@ export interface OperatorSettings {
    * ± 10 %: a data plane restarted in place loses its snapshot without anyone pushing again.
    */
   readonly verifyIntervalMs: number;
+  /** Kubernetes mode: how often the Secrets ExternalModelProviders name are read again. */
+  readonly secretPollMs: number;
   readonly logLevel: string;
 }
 
@@ -71,6 +73,7 @@ export function parseOperatorSettings(argv: readonly string[], env: NodeJS.Proce
     'push-token-file': env.SLUICE_PUSH_TOKEN_FILE,
     'debounce-ms': env.SLUICE_DEBOUNCE_MS ?? '100',
     'verify-interval-ms': env.SLUICE_VERIFY_INTERVAL_MS ?? '10000',
+    'secret-poll-ms': env.SLUICE_SECRET_POLL_MS ?? '15000',
     'log-level': env.SLUICE_LOG_LEVEL ?? 'info',
     kubeconfig: env.SLUICE_KUBECONFIG,
     namespace: ownNamespace(env),
@@ -92,7 +95,7 @@ export function parseOperatorSettings(argv: readonly string[], env: NodeJS.Proce
     const m = /^--([a-z-]+)(?:=(.*))?$/.exec(argv[i]!);
     const name = m?.[1];
     if (!m || !name || !(name in single || name === 'push-url')) {
-      errors.push(`unknown argument ${JSON.stringify(argv[i])}; known: --watch-dir, --snapshot-out, --status-out, --push-url (repeatable), --push-token, --push-token-file, --debounce-ms, --verify-interval-ms, --log-level, --router-config-namespace; Kubernetes mode: --kube, --kubeconfig, --namespace, --dataplane-selector, --dataplane-admin-port, --snapshot-configmap, --leader-elect, --lease-duration-seconds`);
+      errors.push(`unknown argument ${JSON.stringify(argv[i])}; known: --watch-dir, --snapshot-out, --status-out, --push-url (repeatable), --push-token, --push-token-file, --debounce-ms, --verify-interval-ms, --log-level, --router-config-namespace; Kubernetes mode: --kube, --kubeconfig, --namespace, --dataplane-selector, --dataplane-admin-port, --snapshot-configmap, --leader-elect, --lease-duration-seconds, --secret-poll-ms`);
       continue;
     }
     const value = m[2] ?? argv[++i];
@@ -107,6 +110,8 @@ export function parseOperatorSettings(argv: readonly string[], env: NodeJS.Proce
   for (const url of pushUrls) if (!/^https?:\/\/[^/]+/.test(url)) errors.push(`--push-url ${JSON.stringify(url)}: expected a data-plane admin URL such as http://127.0.0.1:8081`);
   const debounceMs = Number(single['debounce-ms']);
   if (!Number.isInteger(debounceMs) || debounceMs < 0) errors.push(`--debounce-ms: expected a whole number of milliseconds, got ${JSON.stringify(single['debounce-ms'])}`);
+  const secretPollMs = Number(single['secret-poll-ms']);
+  if (!Number.isInteger(secretPollMs) || secretPollMs < 100) errors.push(`--secret-poll-ms: expected a whole number of milliseconds, at least 100, got ${JSON.stringify(single['secret-poll-ms'])}`);
   const verifyIntervalMs = Number(single['verify-interval-ms']);
   if (!Number.isInteger(verifyIntervalMs) || verifyIntervalMs < 100) errors.push(`--verify-interval-ms: expected a whole number of milliseconds, at least 100, got ${JSON.stringify(single['verify-interval-ms'])}`);
   let pushToken = single['push-token'] ?? null;
@@ -136,6 +141,7 @@ export function parseOperatorSettings(argv: readonly string[], env: NodeJS.Proce
     pushToken,
     debounceMs,
     verifyIntervalMs,
+    secretPollMs,
     logLevel: single['log-level']!,
   });
 }

@@ -75,8 +75,10 @@ describe('manifests/base', () => {
     'Namespace /sluice-system',
     `CustomResourceDefinition /modelroutes.${GROUP}`,
     `CustomResourceDefinition /modelservers.${GROUP}`,
+    `CustomResourceDefinition /externalmodelproviders.${GROUP}`,
     'ServiceAccount sluice-system/sluice-operator',
     'ClusterRole /sluice-operator',
+    'ClusterRole /sluice-provider-secrets',
     'ClusterRoleBinding /sluice-operator',
     'Role sluice-system/sluice-operator',
     'RoleBinding sluice-system/sluice-operator',
@@ -105,6 +107,7 @@ describe('manifests/base', () => {
     expect(readdirSync(join(ROOT, 'crds'))).toContain('Kustomization');
     const out = await ok(['apply', '-f', join(ROOT, 'crds'), '--dry-run=server']);
     expect(out.trim().split('\n').sort()).toEqual([
+      `customresourcedefinition.apiextensions.k8s.io/externalmodelproviders.${GROUP} created (server dry run)`,
       `customresourcedefinition.apiextensions.k8s.io/modelroutes.${GROUP} created (server dry run)`,
       `customresourcedefinition.apiextensions.k8s.io/modelservers.${GROUP} created (server dry run)`,
     ]);
@@ -316,6 +319,18 @@ describe('RBAC', () => {
 
   it.each(forbidden.map((a) => [show(a), a] as const))('the operator may not %s', async (_, a) => {
     expect(await canI(operator, a)).toBe(false);
+  });
+
+  it('lets a namespace grant the operator its provider Secrets, by name only, and nothing elsewhere', async () => {
+    await ok(['create', 'namespace', 'team-b']);
+    await ok(['create', 'rolebinding', 'sluice-provider-secrets', '-n', 'team-b', '--clusterrole=sluice-provider-secrets', `--serviceaccount=${NS}:sluice-operator`]);
+    expect(await canI(operator, { verb: 'get', resource: 'secrets', namespace: 'team-b', name: 'deepseek-api-key' })).toBe(true);
+    for (const a of [
+      ...each(['list', 'watch'], { resource: 'secrets', namespace: 'team-b' }),
+      { verb: 'get', resource: 'secrets', namespace: 'team-a', name: 'deepseek-api-key' },
+      { verb: 'get', resource: 'secrets', namespace: NS, name: 'sluice-push-token' },
+    ]) expect([show(a), await canI(operator, a)]).toEqual([show(a), false]);
+    await ok(['delete', 'namespace', 'team-b', '--wait=false']);
   });
 
   it('lets the operator do its real writes with its own token, and refuses it the others', async () => {

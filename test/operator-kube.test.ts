@@ -23,7 +23,7 @@ let kube: KubeApi;
 let sim: EngineSimHandle;
 let trafficUrl = '';
 let operator: Proc;
-const operatorArgs = () => ['--kube', '--kubeconfig', kube.kubeconfig, '--namespace', 'sluice-system', '--dataplane-admin-port', String(ADMIN_PORT), '--push-token', 'tok', '--debounce-ms', '50', '--lease-duration-seconds', '4'];
+const operatorArgs = () => ['--kube', '--kubeconfig', kube.kubeconfig, '--namespace', 'sluice-system', '--dataplane-admin-port', String(ADMIN_PORT), '--push-token', 'tok', '--debounce-ms', '50', '--lease-duration-seconds', '4', '--secret-poll-ms', '300'];
 
 /** An OpenAI-compatible API outside the cluster (no Pod object): the simulator with vLLM's --api-key. */
 const PROVIDER = { name: 'external-api', ip: `127.${NET}.0.31`, port: 8000, model: 'gpt-x', apiKey: 'sk-ext-e2e-42' };

@@ -36,6 +36,8 @@ export interface KubeOperatorOptions {
   debounceMs: number;
   /** How often each data plane is asked which snapshot it serves (jittered ± 10 %). */
   verifyIntervalMs: number;
+  /** How often the Secrets providers name are read again. */
+  secretPollMs?: number;
   /** This replica's name in the Events it records (reportingInstance). */
   eventInstance: string;
   log: Logger;
@@ -73,7 +75,7 @@ export async function startKubeOperator(opts: KubeOperatorOptions): Promise<Kube
   const log = opts.log;
   const cm = new SnapshotConfigMap(rest, opts.namespace, opts.snapshotConfigMap);
   const statusWriter = new StatusWriter(rest, log, opts.namespace, new EventRecorder(rest, log, opts.eventInstance));
-  const source = new KubeSource(kc, rest, log, opts.debounceMs);
+  const source = new KubeSource(kc, rest, log, opts.debounceMs, opts.secretPollMs);
   const targets = new DataplaneTargets(kc, rest, opts.namespace, opts.dataplaneSelector, opts.dataplaneAdminPort, log);
 
   let reconciler: Reconciler | null = null;

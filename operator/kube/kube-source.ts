@@ -1,14 +1,14 @@
 /**
  * The Kubernetes source: informers from @kubernetes/client-node for ModelRoute, ModelServer,
- * ExternalModelProvider and InferencePool (both API groups, when their CRDs exist), Pods,
- * ConfigMaps and Secrets (provider credentials), feeding the same
+ * ExternalModelProvider and InferencePool (both API groups, when their CRDs exist), Pods and
+ * ConfigMaps, plus the Secrets providers name (read one by one: referenced-secrets.ts), feeding the same
  * reconcile as the directory source. client-node's informer does not restart itself after an
  * error, so each one is wrapped to restart with capped exponential backoff. Every change
  * coalesces into one debounced callback. Objects are validated like the directory source does
  * (the API server checked the CRD schema; the semantic checks run here) and an invalid object
  * keeps its last valid version in force.
  */
-import { ListWatch, Watch, type KubeConfig, type KubernetesObject, type KubernetesListObject } from '@kubernetes/client-node';
+import { makeInformer, type KubeConfig, type KubernetesObject, type KubernetesListObject } from '@kubernetes/client-node';
 import type { ConfigMap, Pod, Secret } from '../../shared/api/core-types';
 import type { ExternalModelProvider } from '../../shared/api/external-provider';
 import type { InferencePool } from '../../shared/api/inference-pool';
@@ -18,6 +18,7 @@ import { validateObject, type Issue } from '../../shared/api/validate';
 import type { Logger } from '../../shared/log/logger';
 import type { ObjectSet } from '../../shared/snapshot/compile';
 import { KubeError, type KubeRest } from './kube-rest';
+import { ReferencedSecrets } from './referenced-secrets';
 
 /** One watched resource. */
 interface Watched {
@@ -27,10 +28,6 @@ interface Watched {
   path: string;
   /** An API whose CRD may be absent (InferencePool): a 404 means "none", not an error. */
   optional?: boolean;
-  /** Only objects matching this field selector are listed and watched. */
-  fieldSelector?: string;
-  /** Without permission to list them (403), run without them instead of retrying for ever. */
-  forbiddenOk?: boolean;
 }
 
 const WATCHED: Watched[] = [
@@ -40,9 +37,6 @@ const WATCHED: Watched[] = [
   { kind: 'InferencePool', apiVersion: 'inference.networking.x-k8s.io/v1alpha2', path: '/apis/inference.networking.x-k8s.io/v1alpha2/inferencepools', optional: true },
   { kind: 'ExternalModelProvider', apiVersion: 'networking.serving.volcano.sh/v1alpha1', path: '/apis/networking.serving.volcano.sh/v1alpha1/externalmodelproviders', optional: true },
   { kind: 'Pod', apiVersion: 'v1', path: '/api/v1/pods' },
-  // Provider credentials. Helm release and service-account token Secrets are the large and
-  // numerous kinds and never hold one, so they are not even listed (docs/security.md).
-  { kind: 'Secret', apiVersion: 'v1', path: '/api/v1/secrets', fieldSelector: 'type!=helm.sh/release.v1,type!=kubernetes.io/service-account-token', forbiddenOk: true },
   { kind: 'ConfigMap', apiVersion: 'v1', path: '/api/v1/configmaps' },
 ];
 
@@ -54,7 +48,7 @@ export interface ObjectIssue {
   current: KubernetesObject;
 }
 
-type Informer = ListWatch<KubernetesObject>;
+type Informer = ReturnType<typeof makeInformer<KubernetesObject>>;
 
 const BACKOFF_MIN_MS = 200;
 const BACKOFF_MAX_MS = 30_000;
@@ -67,7 +61,12 @@ export class KubeSource {
   private stopped = false;
   private onChange: (() => void) | null = null;
 
-  constructor(private readonly kc: KubeConfig, private readonly rest: KubeRest, private readonly log: Logger, private readonly debounceMs = 100) {}
+  /** The Secrets ExternalModelProviders name, fetched by name (the operator may not list Secrets). */
+  private readonly secrets: ReferencedSecrets;
+
+  constructor(private readonly kc: KubeConfig, private readonly rest: KubeRest, private readonly log: Logger, private readonly debounceMs = 100, secretPollMs = 15_000) {
+    this.secrets = new ReferencedSecrets(rest, log, () => this.changed(), secretPollMs);
+  }
 
   /** Starts every informer; resolves once each has listed once (or is known absent). */
   async start(onChange: () => void): Promise<void> {
@@ -80,8 +79,7 @@ export class KubeSource {
     const entry = this.informers.find((e) => e.w === w) ?? { w, informer: null, absent: false };
     if (!this.informers.includes(entry)) this.informers.push(entry);
     const list = async (): Promise<KubernetesListObject<KubernetesObject>> => {
-      const path = w.fieldSelector ? `${w.path}?fieldSelector=${encodeURIComponent(w.fieldSelector)}` : w.path;
-      const body = await this.rest.call<{ items: KubernetesObject[]; metadata: { resourceVersion?: string } }>('GET', path);
+      const body = await this.rest.call<{ items: KubernetesObject[]; metadata: { resourceVersion?: string } }>('GET', w.path);
       // List items carry no apiVersion/kind; the informer hands them out as they are.
       for (const item of body.items) {
         item.apiVersion = w.apiVersion;
@@ -97,15 +95,9 @@ export class KubeSource {
         this.log.info({ resource: w.path }, 'API not installed; not watching it');
         return;
       }
-      if (w.forbiddenOk && err instanceof KubeError && err.status === 403) {
-        entry.absent = true;
-        this.log.warn({ resource: w.path }, `no permission to list ${w.kind}s: ExternalModelProviders with auth report CredentialNotFound; grant get, list and watch on secrets (manifests/base/rbac.yaml)`);
-        return;
-      }
       return this.retry(w, attempt, err);
     }
-    // makeInformer takes no field selector; ListWatch, which it wraps, does.
-    const informer: Informer = new ListWatch(w.path, new Watch(this.kc), list, false, undefined, w.fieldSelector);
+    const informer = makeInformer(this.kc, w.path, list);
     entry.informer = informer;
     const changed = () => this.changed();
     informer.on('add', changed);
@@ -161,18 +153,21 @@ export class KubeSource {
           case 'Pod': objects.pods.push(obj as Pod); break;
           case 'ConfigMap': objects.configMaps.push(obj as ConfigMap); break;
           case 'ExternalModelProvider': objects.externalProviders.push(obj as ExternalModelProvider); break;
-          case 'Secret': objects.secrets.push(obj as Secret); break;
           default: objects.inferencePools.push(obj as InferencePool);
         }
       }
     }
     for (const key of [...this.lastGood.keys()]) if (!seen.has(key)) this.lastGood.delete(key);
-    return { objects, issues };
+    // Read the Secrets the providers name now; a change in them comes back through changed().
+    this.secrets.setWanted(new Set(objects.externalProviders.flatMap((p) => (p.spec.auth ? [`${p.metadata.namespace ?? 'default'}/${p.spec.auth.secretRef.name}`] : []))));
+    objects.secrets.push(...this.secrets.secrets());
+    return { objects: { ...objects, secretProblems: this.secrets.problems() }, issues };
   }
 
   /** Stops every informer. */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.secrets.stop();
     if (this.timer) clearTimeout(this.timer);
     await Promise.all(this.informers.map((e) => e.informer?.stop()));
   }

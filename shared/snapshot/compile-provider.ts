@@ -30,7 +30,7 @@ export function credentialVersion(secret: Secret, key: string, value: string): s
 }
 
 /** One provider compiled, its status, and its credential when it has one. */
-export function compileProvider(p: ExternalModelProvider, secrets: ReadonlyMap<string, Secret>): { compiled: SnapshotProvider; status: CompiledStatus; credential: ProviderCredential | null } {
+export function compileProvider(p: ExternalModelProvider, secrets: ReadonlyMap<string, Secret>, secretProblems?: ReadonlyMap<string, string>): { compiled: SnapshotProvider; status: CompiledStatus; credential: ProviderCredential | null } {
   const spec = p.spec;
   const namespace = ns(p);
   const compiled: SnapshotProvider = {
@@ -52,7 +52,9 @@ export function compileProvider(p: ExternalModelProvider, secrets: ReadonlyMap<s
     const value = secret ? secretValue(secret, ref.key) : null;
     const where = `Secret ${ref.name} in namespace ${namespace}`;
     let problem: string | null = null;
-    if (!secret) problem = `${where} not found; create it with the API key under key ${ref.key}`;
+    const unreadable = secretProblems?.get(`${namespace}/${ref.name}`);
+    if (!secret && unreadable && !unreadable.endsWith('not found')) problem = unreadable;
+    else if (!secret) problem = `${where} not found; create it with the API key under key ${ref.key}`;
     else if (value === null) problem = `${where} has no key ${ref.key}; add it or fix auth.secretRef.key`;
     else if (value.trim() === '') problem = `${where} key ${ref.key} is empty`;
     else if (/[\r\n\0]/.test(value.trim())) problem = `${where} key ${ref.key} contains a line break or NUL, which cannot be sent in a header`;

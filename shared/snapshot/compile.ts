@@ -36,6 +36,8 @@ export interface ObjectSet {
   externalProviders?: readonly ExternalModelProvider[];
   /** Secrets; only those an ExternalModelProvider's auth names are read. */
   secrets?: readonly Secret[];
+  /** Why a named Secret (`namespace/name`) could not be read (no permission), for the provider's status. */
+  secretProblems?: ReadonlyMap<string, string>;
 }
 
 /** What the caller decides: the version to stamp, the time, and what it remembers. */
@@ -318,7 +320,7 @@ export function compileSnapshot(objects: ObjectSet, config: CompileConfig): Comp
   const credentials = new Map<string, ProviderCredential>();
   const secrets = new Map((objects.secrets ?? []).map((sec) => [keyOf(sec), sec]));
   for (const p of [...(objects.externalProviders ?? [])].sort((a, b) => (keyOf(a) < keyOf(b) ? -1 : 1))) {
-    const c = compileProvider(p, secrets);
+    const c = compileProvider(p, secrets, objects.secretProblems);
     providers.set(c.compiled.key, c.compiled);
     if (c.credential) credentials.set(c.credential.version, c.credential);
     statuses.set(statusKey('ExternalModelProvider', ns(p), p.metadata.name), c.status);

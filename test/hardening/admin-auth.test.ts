@@ -65,7 +65,7 @@ describe('admin listener', () => {
   it('keeps the version answer, /metrics and /healthz open, and the version answer without content', async () => {
     const plain = await get(`${sluice.adminUrl}/v1/snapshot`);
     expect(plain.status).toBe(200);
-    expect(Object.keys(plain.json).sort()).toEqual(['generatedAt', 'hash', 'version']);
+    expect(Object.keys(plain.json).sort()).toEqual(['credentialsMissing', 'generatedAt', 'hash', 'version']);
     expect((await get(`${sluice.adminUrl}/metrics`)).status).toBe(200);
     expect((await get(`${sluice.adminUrl}/healthz`)).status).toBe(200);
   });
