@@ -4,7 +4,8 @@
  * machine (`npm install && npm test`) such a group is skipped with one line that says how to
  * enable it; with SLUICE_REQUIRE_ALL_TESTS=1 (set by .ci/run, which installs everything) a missing
  * tool fails the run instead, so CI never passes by skipping. The exception is OPTIONAL_IN_CI: the
- * image builder, which .ci/run does not install (manifests/README.md, "The image", says why), skips there too.
+ * image builder, which .ci/run does not install (manifests/README.md, "The image", says why),
+ * skips there too.
  *
  *   const { describe, it, beforeAll, afterAll } = testsNeeding('redis-server');
  *
