@@ -16,22 +16,33 @@ interface Instruction {
   args: string;
 }
 
-/** The Dockerfile's stages, each a list of instructions starting with its FROM. */
-function stages(text: string): Instruction[][] {
+/**
+ * The Dockerfile's stages, each a list of instructions starting with its FROM, with the defaults
+ * of the ARGs declared before the first FROM substituted into the FROM lines (`FROM ${BASE_IMAGE}`
+ * → `FROM node:20.20-bookworm-slim`). `globals` gets those ARGs' defaults.
+ */
+function stages(text: string, globals: Record<string, string> = {}): Instruction[][] {
   const lines = text.replace(/\\\n/g, ' ').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
   const out: Instruction[][] = [];
   for (const line of lines) {
     const [, op, args] = line.match(/^(\S+)\s+(.*)$/)!;
     const ins = { op: op!.toUpperCase(), args: args!.replace(/\s+/g, ' ') };
-    if (ins.op === 'FROM') out.push([ins]);
-    else out.at(-1)!.push(ins);
+    if (ins.op === 'FROM') {
+      ins.args = ins.args.replace(/\$\{(\w+)\}|\$(\w+)/g, (m, a?: string, b?: string) => globals[(a ?? b)!] ?? m);
+      out.push([ins]);
+    } else if (!out.length) {
+      if (ins.op !== 'ARG') throw new Error(`only ARG may come before the first FROM, not ${ins.op}`);
+      const [name, value] = ins.args.split('=');
+      globals[name!] = value ?? '';
+    } else out.at(-1)!.push(ins);
   }
   return out;
 }
 
 const read = (path: string) => readFileSync(join(ROOT, path), 'utf8');
 const pkg = JSON.parse(read('package.json')) as { version: string; scripts: Record<string, string>; bin: Record<string, string> };
-const all = stages(read('Dockerfile'));
+const globalArgs: Record<string, string> = {};
+const all = stages(read('Dockerfile'), globalArgs);
 const runtime = all.at(-1)!;
 const build = all.find((s) => /\bAS build$/i.test(s[0]!.args))!;
 
@@ -39,6 +50,10 @@ describe('Dockerfile', () => {
   it('has a build stage and a runtime stage, both on the same pinned Node 20 slim base', () => {
     expect(all).toHaveLength(2);
     expect(build).toBeDefined();
+    // The base can be overridden (hack/image/build.sh --stand-in-base), only as a whole: both
+    // stages name BASE_IMAGE, whose default is the pinned official image.
+    expect(Object.keys(globalArgs)).toEqual(['BASE_IMAGE']);
+    expect(read('Dockerfile').match(/^FROM \S+/gm)).toEqual(['FROM ${BASE_IMAGE}', 'FROM ${BASE_IMAGE}']);
     const bases = all.map((s) => s[0]!.args.split(' ')[0]!);
     // node:20.<minor>[.<patch>]-<debian release>-slim: no `latest`, no floating `20` or `lts`.
     for (const base of bases) expect(base).toMatch(/^node:20\.\d+(\.\d+)?-(bookworm|trixie)-slim$/);

@@ -23,6 +23,11 @@ describe('gateDecision', () => {
     expect(gateDecision(check, env)).toBe(want);
   });
 
+  it('a missing optional tool (the image builder) skips even when all tests are required', () => {
+    const noBuilder: ToolCheck = { tool: 'image-builder', available: false, reason: 'no OCI builder' };
+    expect(gateDecision(noBuilder, { SLUICE_REQUIRE_ALL_TESTS: '1' })).toBe('skip');
+  });
+
   it('a missing tool fails when all tests are required, naming the fix', () => {
     expect(() => gateDecision(missing, { SLUICE_REQUIRE_ALL_TESTS: '1' })).toThrow(/SLUICE_REQUIRE_ALL_TESTS=1 and redis-server is not on PATH.*apt-get install redis-server/);
   });
@@ -51,6 +56,7 @@ describe('skipLine', () => {
     ['redis-server', 'apt-get install redis-server'],
     ['openssl', 'apt-get install openssl'],
     ['kube', 'bash hack/kube/build.sh'],
+    ['image-builder', 'apt-get install podman mmdebstrap'],
   ] as const)('for %s names `%s`, on one line', (tool, command) => {
     const line = skipLine({ tool, available: false, reason: 'x is missing' });
     expect(line).toContain(command);
