@@ -6,7 +6,7 @@
  * suffer from coordinated omission by construction.
  */
 import { performance } from 'node:perf_hooks';
-import { assertCompletion, classifyError, countErrors, makePool, noErrors, timeline, type LoadConfig, type LoadResult } from './load-common';
+import { assertCompletion, classifyError, countErrors, makePool, noErrors, requestHeaders, timeline, type LoadConfig, type LoadResult } from './load-common';
 import { summarize } from './stats';
 
 /**
@@ -17,7 +17,7 @@ export async function runClosedLoop(cfg: LoadConfig, onMeasuring: () => void = (
   const concurrency = cfg.concurrency ?? 1;
   const pool = makePool({ ...cfg, connections: Math.max(cfg.connections, concurrency) });
   const body = Buffer.from(cfg.body);
-  const headers = { 'content-type': 'application/json' };
+  const headers = requestHeaders(cfg);
   const errors = noErrors();
   let firstError: string | undefined;
   let checkedBody = false;

@@ -2,6 +2,7 @@
  * What the open-loop and closed-loop load generators share: their configuration and result
  * shapes, the client pool, and how failures are classified and counted.
  */
+import { readFileSync } from 'node:fs';
 import { Pool } from 'undici';
 import { round, type LatencySummary } from './stats';
 
@@ -33,6 +34,10 @@ export interface LoadConfig {
   maxOutstanding: number;
   /** A request without progress for this long counts as a timeout; also bounds the final drain. */
   timeoutMs: number;
+  /** Headers sent with every request besides `content-type`, e.g. an API key's `authorization`. */
+  headers?: Record<string, string>;
+  /** An https origin's CA certificate (PEM file) to trust besides the system's: a private CA. */
+  caFile?: string;
 }
 
 /** Failed requests by kind. */
@@ -116,8 +121,13 @@ export function makePool(cfg: LoadConfig): Pool {
     keepAliveTimeout: 30_000,
     headersTimeout: cfg.timeoutMs,
     bodyTimeout: cfg.timeoutMs,
-    connect: { timeout: Math.min(cfg.timeoutMs, 5_000) },
+    connect: { timeout: Math.min(cfg.timeoutMs, 5_000), ...(cfg.caFile ? { ca: readFileSync(cfg.caFile) } : {}) },
   });
+}
+
+/** The headers of every request of a run: JSON, plus the config's own. */
+export function requestHeaders(cfg: Pick<LoadConfig, 'headers'>): Record<string, string> {
+  return { 'content-type': 'application/json', ...cfg.headers };
 }
 
 /** Error counters, all zero. */

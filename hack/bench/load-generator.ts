@@ -22,7 +22,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { runClosedLoop } from './closed-loop';
-import { assertCompletion, classifyError, countErrors, makePool, MEASURING_LINE, noErrors, timeline, type LoadConfig, type LoadResult } from './load-common';
+import { assertCompletion, classifyError, countErrors, makePool, MEASURING_LINE, noErrors, requestHeaders, timeline, type LoadConfig, type LoadResult } from './load-common';
 import { summarize } from './stats';
 
 export type { LoadConfig, LoadResult } from './load-common';
@@ -57,7 +57,7 @@ export function schedule(rate: number, warmupSec: number, durationSec: number): 
 export async function runLoad(cfg: LoadConfig, onMeasuring: () => void = () => undefined): Promise<LoadResult> {
   const pool = makePool(cfg);
   const body = Buffer.from(cfg.body);
-  const headers = { 'content-type': 'application/json' };
+  const headers = requestHeaders(cfg);
   const due = schedule(cfg.rate, cfg.warmupSec, cfg.durationSec);
   const measured = Math.round(cfg.rate * cfg.durationSec);
   const total = due.length;

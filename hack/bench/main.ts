@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
- * sluice-bench: benchmark harness. One subcommand per mode (overhead, scheduling,
- * scheduler-micro; `--help` lists every flag):
+ * sluice-bench: benchmark harness. One subcommand per mode (modes.ts lists them; `--help` lists
+ * every flag):
  *
  *   node dist/hack/bench/main.js overhead [--rates 100,250,500,1000,2000] [--duration 10]
  *        [--warmup 2] [--access-log on|off|both] [--max-method closed|open|none]
@@ -10,6 +10,7 @@
  *        [--connections 256] [--max-outstanding 1000] [--timeout-ms 10000]
  *        [--engine-ip 127.0.0.61] [--engine-port 8000] [--dataplane-cpu-prof DIR] [--keep-logs]
  *        [--json out.json] [--markdown]
+ *   node dist/hack/bench/main.js external [the same flags but --access-log] [--pod-ip 127.0.12.2|none]
  *
  * Progress goes to stderr; the result (Markdown with --markdown, else a short summary) to
  * stdout, so `… --markdown > result.md` captures just the tables.
@@ -19,7 +20,9 @@ import { resolve } from 'node:path';
 import { DEFAULT_FAIRNESS, fairnessMarkdown, runFairness } from './fairness';
 import { DEFAULT_PD, pdMarkdown, runPd } from './pd';
 import { DEFAULT_LORA, LORA_ROWS, loraMarkdown, runLora, type LoraRowName } from './lora';
-import { DEFAULT_OVERHEAD, runOverhead, type OverheadOptions } from './overhead';
+import { DEFAULT_EXTERNAL, externalMarkdown, runExternal, type ExternalOptions } from './external';
+import { MODES } from './modes';
+import { DEFAULT_OVERHEAD, runOverhead, type OverheadOptions, type PathsOptions } from './overhead';
 import { DEFAULT_RATELIMIT_COST, ratelimitCostMarkdown, runRatelimitCost } from './ratelimit-cost';
 import { stopAll } from './processes';
 import { overheadMarkdown, overheadSummary } from './report';
@@ -30,6 +33,7 @@ import { schedulingMarkdown, schedulingSummary, schedulingSvg } from './sched-re
 import { parseSimTokenizer } from './sched-kv-events';
 import { ROWS, selectRows } from './sched-rows';
 import { DEFAULT_SCHEDULING, runScheduling, type SchedulingOptions } from './scheduling';
+import type { EngineSettings } from './stack';
 
 /** Parsed flags: `--name value`, `--name=value`, or a bare boolean `--name`. */
 export type Flags = Map<string, string | true>;
@@ -67,20 +71,23 @@ function positive(flag: string, text: string, integer = false): number {
   return n;
 }
 
-/** Turns overhead-mode flags into options; unknown flags are an error so typos don't go unnoticed. */
-export function overheadOptions(flags: Flags, progress: (line: string) => void): OverheadOptions {
-  const known = new Set(['rates', 'duration', 'warmup', 'access-log', 'max-rates', 'max-method', 'max-concurrency', 'max-duration', 'max-p99-ms', 'prime', 'connections', 'max-outstanding', 'timeout-ms', 'engine-ip', 'engine-port', 'dataplane-cpu-prof', 'keep-logs', 'json', 'markdown']);
-  for (const f of flags.keys()) if (!known.has(f)) throw new Error(`overhead: unknown flag --${f} (see --help)`);
+/** Flags of every mode that compares paths with overhead.ts's measurePaths (overhead, external). */
+const PATHS_FLAGS = ['rates', 'duration', 'warmup', 'max-rates', 'max-method', 'max-concurrency', 'max-duration', 'max-p99-ms', 'prime', 'connections', 'max-outstanding', 'timeout-ms', 'engine-ip', 'engine-port', 'dataplane-cpu-prof', 'keep-logs', 'json', 'markdown'];
+
+/** What PATHS_FLAGS set. */
+type PathsFlagOptions = PathsOptions & { engine: EngineSettings; dataplaneNodeArgs: string[]; keepDir: boolean };
+
+/**
+ * Checks that every flag is PATHS_FLAGS or one of `own`, so typos don't go unnoticed, and applies
+ * PATHS_FLAGS to `o` (a copy of the mode's defaults); returns a reader of the mode's own flags.
+ */
+function applyPathsFlags(mode: string, flags: Flags, own: string[], o: PathsFlagOptions): (f: string) => string | undefined {
+  const known = new Set([...PATHS_FLAGS, ...own]);
+  for (const f of flags.keys()) if (!known.has(f)) throw new Error(`${mode}: unknown flag --${f} (see --help)`);
   const v = (f: string): string | undefined => { const x = flags.get(f); return typeof x === 'string' ? x : undefined; };
-  const o: OverheadOptions = { ...DEFAULT_OVERHEAD, engine: { ...DEFAULT_OVERHEAD.engine }, progress };
   if (v('rates')) o.rates = numberList('rates', v('rates')!);
   if (v('duration')) o.durationSec = positive('duration', v('duration')!);
   if (v('warmup') !== undefined) o.warmupSec = v('warmup') === '0' ? 0 : positive('warmup', v('warmup')!);
-  if (v('access-log')) {
-    const a = v('access-log')!;
-    if (a !== 'on' && a !== 'off' && a !== 'both' && a !== 'true' && a !== 'false') throw new Error('--access-log: expected on, off or both');
-    o.accessLog = a === 'true' ? 'on' : a === 'false' ? 'off' : a;
-  }
   if (v('max-method')) {
     const m = v('max-method')!;
     if (m !== 'closed' && m !== 'open' && m !== 'none') throw new Error('--max-method: expected closed, open or none');
@@ -98,6 +105,26 @@ export function overheadOptions(flags: Flags, progress: (line: string) => void):
   if (v('engine-port')) o.engine.port = positive('engine-port', v('engine-port')!, true);
   if (v('dataplane-cpu-prof')) o.dataplaneNodeArgs = ['--cpu-prof', '--cpu-prof-dir', resolve(v('dataplane-cpu-prof')!)];
   o.keepDir = flags.has('keep-logs');
+  return v;
+}
+
+/** Turns overhead-mode flags into options; unknown flags are an error so typos don't go unnoticed. */
+export function overheadOptions(flags: Flags, progress: (line: string) => void): OverheadOptions {
+  const o: OverheadOptions = { ...DEFAULT_OVERHEAD, engine: { ...DEFAULT_OVERHEAD.engine }, progress };
+  const v = applyPathsFlags('overhead', flags, ['access-log'], o);
+  if (v('access-log')) {
+    const a = v('access-log')!;
+    if (a !== 'on' && a !== 'off' && a !== 'both' && a !== 'true' && a !== 'false') throw new Error('--access-log: expected on, off or both');
+    o.accessLog = a === 'true' ? 'on' : a === 'false' ? 'off' : a;
+  }
+  return o;
+}
+
+/** Turns external-mode flags into options. */
+export function externalOptions(flags: Flags, progress: (line: string) => void): ExternalOptions {
+  const o: ExternalOptions = { ...DEFAULT_EXTERNAL, engine: { ...DEFAULT_EXTERNAL.engine }, progress };
+  const v = applyPathsFlags('external', flags, ['pod-ip'], o);
+  if (v('pod-ip')) o.podIp = v('pod-ip') === 'none' ? null : v('pod-ip')!;
   return o;
 }
 
@@ -179,14 +206,7 @@ export function preciseMicroOptions(flags: Flags): PreciseMicroOptions {
 const USAGE = `Usage: sluice-bench <mode> [flags]
 
 Modes:
-  overhead         latency Sluice adds over calling the engine directly, and max throughput of both
-  scheduling       scheduler configurations compared on 3 simulated vLLM pods (the seed's Kthena benchmark)
-  scheduler-micro  time per scheduling decision, 100 endpoints, 32k-character prompts
-  precise-micro    router CPU per request for precise (tokenize + KV-event index) vs approximate prefix scoring, 32k-token prompts
-  fairness         one heavy and five light users at 3× capacity: fairness queue vs FIFO (Jain's index)
-  ratelimit-cost   latency a token rate limit adds: no limit vs local vs global (real redis-server)
-  pd               2 prefill + 2 decode pods (nixl) vs 4 aggregated pods, long prompts: TTFT and inter-token latency
-  lora             16 LoRA adapters, 4 pods × 4 slots, Zipf popularity: lora-affinity vs least-request (TTFT, adapter loads)
+${MODES.map(([name, what]) => `  ${name.padEnd(16)} ${what}`).join('\n')}
 
 fairness flags: --overload X (${DEFAULT_FAIRNESS.overload}) --duration S (${DEFAULT_FAIRNESS.durationSec}) --warmup S (${DEFAULT_FAIRNESS.warmupSec}) --json FILE --markdown
 pd flags: --requests N (${DEFAULT_PD.requests}) --rate R wall req/s (${DEFAULT_PD.rate}) --prompt-tokens N (${DEFAULT_PD.promptTokens}) --output-tokens N (${DEFAULT_PD.outputTokens}) --time-scale N (${DEFAULT_PD.timeScale}) --json FILE --markdown
@@ -244,7 +264,20 @@ overhead flags:
   --keep-logs             keep the working folder (process logs, snapshot)
   --json FILE             write the full result as JSON
   --markdown              print Markdown tables instead of the short summary
+
+external flags: the overhead flags but --access-log (defaults: --rates ${DEFAULT_EXTERNAL.rates.join(',')} --duration ${DEFAULT_EXTERNAL.durationSec}
+                --warmup ${DEFAULT_EXTERNAL.warmupSec} --max-concurrency ${DEFAULT_EXTERNAL.maxConcurrency.join(',')} --max-duration ${DEFAULT_EXTERNAL.maxDurationSec} --prime ${DEFAULT_EXTERNAL.primeSec}), and
+  --engine-ip IP --engine-port N   where the simulated provider listens, HTTPS (default ${DEFAULT_EXTERNAL.engine.ip}:${DEFAULT_EXTERNAL.engine.port})
+  --pod-ip IP|none        the same simulator as a plain ModelServer pod, path sluice-pod (default ${DEFAULT_EXTERNAL.podIp}; none skips it)
 `;
+
+/** Writes a mode's result to `--json FILE` if given and its report to stdout; returns exit code 0. */
+function finish(flags: Flags, result: unknown, report: string): number {
+  const json = flags.get('json');
+  if (typeof json === 'string') writeFileSync(json, `${JSON.stringify(result, null, 2)}\n`);
+  process.stdout.write(`${report}\n`);
+  return 0;
+}
 
 /** Runs a mode from argv (without node and script). Returns the process exit code. */
 export async function main(argv: readonly string[]): Promise<number> {
@@ -271,10 +304,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         ...(v('warmup') ? { warmupSec: positive('warmup', v('warmup')!) } : {}),
         progress,
       });
-      const json = flags.get('json');
-      if (typeof json === 'string') writeFileSync(json, `${JSON.stringify(result, null, 2)}\n`);
-      process.stdout.write(`${fairnessMarkdown(result)}\n`);
-      return 0;
+      return finish(flags, result, fairnessMarkdown(result));
     }
     case 'pd': {
       const known = new Set(['requests', 'rate', 'prompt-tokens', 'output-tokens', 'time-scale', 'json', 'markdown']);
@@ -289,10 +319,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         ...(v('time-scale') ? { timeScale: positive('time-scale', v('time-scale')!) } : {}),
       };
       const rows = await runPd({ ...o, progress });
-      const json = flags.get('json');
-      if (typeof json === 'string') writeFileSync(json, `${JSON.stringify({ settings: o, rows }, null, 2)}\n`);
-      process.stdout.write(`${pdMarkdown(rows, o)}\n`);
-      return 0;
+      return finish(flags, { settings: o, rows }, pdMarkdown(rows, o));
     }
     case 'lora': {
       const known = new Set(['rate', 'duration', 'warmup', 'time-scale', 'lora-load-ms', 'zipf', 'seed', 'rows', 'json', 'markdown']);
@@ -313,10 +340,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         ...(rows ? { rows: rows as LoraRowName[] } : {}),
         progress,
       });
-      const json = flags.get('json');
-      if (typeof json === 'string') writeFileSync(json, `${JSON.stringify(result, null, 2)}\n`);
-      process.stdout.write(`${loraMarkdown(result)}\n`);
-      return 0;
+      return finish(flags, result, loraMarkdown(result));
     }
     case 'ratelimit-cost': {
       const known = new Set(['rate', 'duration', 'rounds', 'json', 'markdown']);
@@ -329,43 +353,32 @@ export async function main(argv: readonly string[]): Promise<number> {
         ...(v('rounds') ? { rounds: positive('rounds', v('rounds')!, true) } : {}),
         progress,
       });
-      const json = flags.get('json');
-      if (typeof json === 'string') writeFileSync(json, `${JSON.stringify(result, null, 2)}\n`);
-      process.stdout.write(`${ratelimitCostMarkdown(result)}\n`);
-      return 0;
+      return finish(flags, result, ratelimitCostMarkdown(result));
     }
     case 'overhead': {
       const result = await runOverhead(overheadOptions(flags, progress));
-      const json = flags.get('json');
-      if (typeof json === 'string') writeFileSync(json, `${JSON.stringify(result, null, 2)}\n`);
-      process.stdout.write(`${flags.has('markdown') ? overheadMarkdown(result) : overheadSummary(result)}\n`);
-      return 0;
+      return finish(flags, result, flags.has('markdown') ? overheadMarkdown(result) : overheadSummary(result));
+    }
+    case 'external': {
+      const result = await runExternal(externalOptions(flags, progress));
+      return finish(flags, result, flags.has('markdown') ? externalMarkdown(result) : overheadSummary(result));
     }
     case 'scheduling': {
       const result = await runScheduling(schedulingOptions(flags, progress));
-      const json = flags.get('json');
-      if (typeof json === 'string') writeFileSync(json, `${JSON.stringify(result, null, 2)}\n`);
       const svg = flags.get('svg');
       if (typeof svg === 'string') writeFileSync(svg, schedulingSvg(result));
-      process.stdout.write(`${flags.has('markdown') ? schedulingMarkdown(result) : schedulingSummary(result)}\n`);
-      return 0;
+      return finish(flags, result, flags.has('markdown') ? schedulingMarkdown(result) : schedulingSummary(result));
     }
     case 'scheduler-micro': {
       const result = runSchedulerMicro(microOptions(flags), progress);
-      const json = flags.get('json');
-      if (typeof json === 'string') writeFileSync(json, `${JSON.stringify(result, null, 2)}\n`);
-      process.stdout.write(`${microMarkdown(result)}\n`);
-      return 0;
+      return finish(flags, result, microMarkdown(result));
     }
     case 'precise-micro': {
       const result = await runPreciseMicro(preciseMicroOptions(flags), progress);
-      const json = flags.get('json');
-      if (typeof json === 'string') writeFileSync(json, `${JSON.stringify(result, null, 2)}\n`);
-      process.stdout.write(`${preciseMicroMarkdown(result)}\n`);
-      return 0;
+      return finish(flags, result, preciseMicroMarkdown(result));
     }
     default:
-      throw new Error(`unknown mode ${JSON.stringify(mode)}; known modes: overhead, scheduling, scheduler-micro, precise-micro`);
+      throw new Error(`unknown mode ${JSON.stringify(mode)}; known modes: ${MODES.map(([name]) => name).join(', ')}`);
   }
 }
 

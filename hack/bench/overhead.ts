@@ -14,13 +14,16 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { runLoadInChild, type LoadConfig, type LoadResult } from './load-generator';
-import { maxThroughput, type MaxMethod, type MaxThroughput } from './max-throughput';
+import { maxThroughput, type MaxMethod, type MaxThroughput, type Measure } from './max-throughput';
 import { DIST, machineCpuSec, processCpuSec, sleep, stopAll } from './processes';
-import { checkPath, DEFAULT_ENGINE, startStack, type EngineSettings, type Stack } from './stack';
+import { checkPath, DEFAULT_ENGINE, startStack, type DataplaneHandle, type EngineSettings, type Stack } from './stack';
 import { round } from './stats';
 
-/** Which way requests go: straight to the engine, or through a data plane with/without access log. */
-export type PathName = 'direct' | 'sluice' | 'sluice-no-access-log';
+/**
+ * Which way requests go: straight to the engine, or through a data plane with/without access log
+ * (this mode); through a data plane to an ExternalModelProvider or to a ModelServer pod (external.ts).
+ */
+export type PathName = 'direct' | 'sluice' | 'sluice-no-access-log' | 'sluice-external' | 'sluice-pod';
 
 /** Settings of an overhead run. */
 export interface OverheadOptions {
@@ -134,12 +137,22 @@ export interface TargetCheck {
   met: boolean | null;
 }
 
+/** The machine a run ran on, and how busy it was before the run started. */
+export interface BenchMachine {
+  cpus: number;
+  cpuModel: string;
+  node: string;
+  kernel: string;
+  loadavgAtStart: number[];
+  busyPctAtStart: number;
+}
+
 /** Everything an overhead run produced. */
 export interface OverheadResult {
   mode: 'overhead';
   startedAt: string;
   totalSec: number;
-  machine: { cpus: number; cpuModel: string; node: string; kernel: string; loadavgAtStart: number[]; busyPctAtStart: number };
+  machine: BenchMachine;
   /** Which data-plane build was measured: the tree is uncommitted while issues are in flight. */
   build: { dataplaneDistSha256: string; newestDataplaneFile: string };
   settings: Omit<OverheadOptions, 'progress'> & { requestBody: string };
@@ -192,12 +205,35 @@ async function machineBusyPct(ms: number): Promise<number> {
 }
 
 /**
+ * Describes the machine, sampling for two seconds how busy it is, and warns through `progress`
+ * when other processes already use more than 10% of it (the results will be noisy).
+ */
+export async function benchMachine(progress: (line: string) => void): Promise<BenchMachine> {
+  const m = { cpus: availableParallelism(), cpuModel: cpuModel(), node: process.version, kernel: release(), loadavgAtStart: loadavg().map((v) => round(v, 2)), busyPctAtStart: await machineBusyPct(2_000) };
+  if (m.busyPctAtStart > 10) {
+    progress(`warning: other processes use ${m.busyPctAtStart}% of the machine's CPU before the benchmark starts; results will be noisy (see the "other CPU %" column)`);
+  }
+  return m;
+}
+
+/** Where a measurement sends its load: an origin, and the data plane on the way (none when direct). */
+export interface Target {
+  origin: string;
+  dataplane?: DataplaneHandle;
+}
+
+/** The overhead mode's target of `path`: the engine, or the data plane with or without access log. */
+export function overheadTarget(stack: Stack, path: PathName): Target {
+  const dp = path === 'direct' ? undefined : stack.dataplanes.find((d) => d.accessLog === (path === 'sluice'));
+  return dp ? { origin: dp.url, dataplane: dp } : { origin: stack.engineUrl };
+}
+
+/**
  * Runs one load against one path, with CPU accounting over its measured phase: every process is
  * sampled when the load generator announces the measured phase and again when it has finished.
  */
-export async function measure(stack: Stack, path: PathName, cfg: Omit<LoadConfig, 'origin'>): Promise<PathRun> {
-  const dp = path === 'direct' ? undefined : stack.dataplanes.find((d) => d.accessLog === (path === 'sluice'));
-  const origin = dp ? dp.url : stack.engineUrl;
+export async function measure(stack: Stack, path: PathName, cfg: Omit<LoadConfig, 'origin'>, target: Target = overheadTarget(stack, path)): Promise<PathRun> {
+  const { origin, dataplane: dp } = target;
   const pids = [stack.engine.child.pid, stack.operator.child.pid, ...stack.dataplanes.map((d) => d.proc.child.pid)];
   const sample = () => ({ procs: pids.map(processCpuSec), machine: machineCpuSec(), self: process.cpuUsage(), wall: Date.now() });
   let before = sample();
@@ -245,10 +281,69 @@ export function checkTargets(rows: RateRow[], max: MaxThroughput[]): TargetCheck
   ];
 }
 
+/** The settings measurePaths reads: every field of a run but what is started and where. */
+export type PathsOptions = Pick<OverheadOptions, 'rates' | 'durationSec' | 'warmupSec' | 'maxMethod' | 'maxRates' | 'maxConcurrency' | 'maxDurationSec' | 'maxP99Ms' | 'primeSec' | 'connections' | 'maxOutstanding' | 'timeoutMs' | 'progress'>;
+
+/**
+ * The measuring every path-comparing mode shares, once its processes run: primes every path, then
+ * measures each at every rate (the order alternating per rate, so neither path always runs right
+ * after the same neighbour), then finds each path's max throughput. `paths[0]` is the baseline
+ * the others are compared with; `body` is what `measure` sends unless it puts its own.
+ */
+export async function measurePaths(measureRun: Measure, paths: PathName[], body: string, o: PathsOptions): Promise<{ rows: RateRow[]; max: MaxThroughput[] }> {
+  const { progress } = o;
+  const base = { path: '/v1/completions', body, warmupSec: o.warmupSec, connections: o.connections, maxOutstanding: o.maxOutstanding, timeoutMs: o.timeoutMs };
+  // A long-running router is JIT-warm; a fresh one is several times slower for its first few
+  // thousand requests, which would land in the first measurements.
+  if (o.primeSec > 0) {
+    progress(`priming every path for ${o.primeSec} s (ramp to 1000 req/s, not measured)`);
+    for (const p of paths) await measureRun(p, { ...base, rate: 1000, warmupSec: o.primeSec, durationSec: 0.1 });
+  }
+  const rows: RateRow[] = [];
+  for (const [i, rate] of o.rates.entries()) {
+    const row: RateRow = { rate, runs: [], added: [] };
+    const order = i % 2 === 0 ? paths : [...paths].reverse();
+    for (const p of order) {
+      const run = await measureRun(p, { ...base, rate, durationSec: o.durationSec });
+      row.runs.push(run);
+      const l = run.load.latencyMs;
+      progress(`  ${String(rate).padStart(6)} req/s ${p.padEnd(21)} achieved ${run.load.achievedRate.toFixed(0).padStart(6)}  ok ${run.load.successPct.toFixed(2)}%  p50 ${l.p50.toFixed(3)}  p99 ${l.p99.toFixed(3)}  max ${l.max.toFixed(2)} ms  dp ${run.cpu.dataplaneUsPerReq} µs/req  other cpu ${run.cpu.otherCpuPct}%`);
+      await sleep(500);
+    }
+    row.runs.sort((a, b) => paths.indexOf(a.path) - paths.indexOf(b.path));
+    const baseline = row.runs.find((r) => r.path === paths[0])!.load;
+    row.added = row.runs.filter((r) => r.path !== paths[0]).map((r) => addedLatency(baseline, r));
+    rows.push(row);
+  }
+  let max: MaxThroughput[] = [];
+  if (o.maxMethod) {
+    progress(o.maxMethod === 'closed' ? `max throughput: closed loop with ${o.maxConcurrency.join(', ')} clients per path` : 'max throughput: stepping the offered rate up per path');
+    max = await maxThroughput(measureRun, paths, { method: o.maxMethod, rates: o.maxRates, concurrencies: o.maxConcurrency, maxP99Ms: o.maxP99Ms },
+      { ...base, durationSec: o.maxDurationSec }, progress);
+  }
+  return { rows, max };
+}
+
+/**
+ * Runs `work` in a fresh working folder (`<tmp>/<prefix>XXXXXX`) and then, whatever happens, stops
+ * every process processes.ts started and removes the folder, unless `keepDir`.
+ */
+export async function inWorkDir<T>(prefix: string, o: { keepDir: boolean; progress: (line: string) => void }, work: (dir: string) => Promise<T>): Promise<T> {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  o.progress(`working folder ${dir}`);
+  try {
+    return await work(dir);
+  } finally {
+    // Every process of a stack is started by startNode, so this stops them all.
+    await stopAll();
+    if (!o.keepDir) rmSync(dir, { recursive: true, force: true });
+    else o.progress(`logs kept in ${dir}`);
+  }
+}
+
 /** Runs the whole overhead benchmark. Always stops the processes it started. */
 export async function runOverhead(opts: OverheadOptions): Promise<OverheadResult> {
   const t0 = Date.now();
-  const dir = mkdtempSync(join(tmpdir(), 'sluice-bench-'));
   const accessLogs = opts.accessLog === 'both' ? [true, false] : [opts.accessLog === 'on'];
   const paths: PathName[] = ['direct', ...accessLogs.map((on): PathName => (on ? 'sluice' : 'sluice-no-access-log'))];
   const body = requestBody(opts.engine.model);
@@ -257,61 +352,20 @@ export async function runOverhead(opts: OverheadOptions): Promise<OverheadResult
     mode: 'overhead',
     startedAt: new Date(t0).toISOString(),
     totalSec: 0,
-    machine: { cpus: availableParallelism(), cpuModel: cpuModel(), node: process.version, kernel: release(), loadavgAtStart: loadavg().map((v) => round(v, 2)), busyPctAtStart: await machineBusyPct(2_000) },
+    machine: await benchMachine(progress),
     build: dataplaneBuild(),
     settings: { ...settings, requestBody: body },
     rows: [],
     max: [],
     targets: [],
   };
-  progress(`working folder ${dir}`);
-  if (result.machine.busyPctAtStart > 10) {
-    progress(`warning: other processes use ${result.machine.busyPctAtStart}% of the machine's CPU before the benchmark starts; results will be noisy (see the "other CPU %" column)`);
-  }
-  let stack: Stack | undefined;
-  try {
-    stack = await startStack({ dir, engine: opts.engine, accessLogs, dataplaneNodeArgs: opts.dataplaneNodeArgs });
+  await inWorkDir('sluice-bench-', opts, async (dir) => {
+    const stack = await startStack({ dir, engine: opts.engine, accessLogs, dataplaneNodeArgs: opts.dataplaneNodeArgs });
     await checkPath(stack.engineUrl, '/v1/completions', body, 'bench-0');
     for (const d of stack.dataplanes) await checkPath(d.url, '/v1/completions', body, 'bench-0');
-    // A long-running router is JIT-warm; a fresh one is several times slower for its first few
-    // thousand requests, which would land in the first measurements.
-    if (opts.primeSec > 0) {
-      progress(`priming every path for ${opts.primeSec} s (ramp to 1000 req/s, not measured)`);
-      for (const p of paths) await measure(stack, p, { path: '/v1/completions', body, rate: 1000, warmupSec: opts.primeSec, durationSec: 0.1, connections: opts.connections, maxOutstanding: opts.maxOutstanding, timeoutMs: opts.timeoutMs });
-    }
-    const base = { path: '/v1/completions', body, warmupSec: opts.warmupSec, connections: opts.connections, maxOutstanding: opts.maxOutstanding, timeoutMs: opts.timeoutMs };
-
-    for (const [i, rate] of opts.rates.entries()) {
-      const row: RateRow = { rate, runs: [], added: [] };
-      // Alternate the order per rate so neither path always runs right after the same neighbour.
-      const order = i % 2 === 0 ? paths : [...paths].reverse();
-      for (const p of order) {
-        const run = await measure(stack, p, { ...base, rate, durationSec: opts.durationSec });
-        row.runs.push(run);
-        const l = run.load.latencyMs;
-        progress(`  ${String(rate).padStart(6)} req/s ${p.padEnd(21)} achieved ${run.load.achievedRate.toFixed(0).padStart(6)}  ok ${run.load.successPct.toFixed(2)}%  p50 ${l.p50.toFixed(3)}  p99 ${l.p99.toFixed(3)}  max ${l.max.toFixed(2)} ms  dp ${run.cpu.dataplaneUsPerReq} µs/req  other cpu ${run.cpu.otherCpuPct}%`);
-        await sleep(500);
-      }
-      row.runs.sort((a, b) => paths.indexOf(a.path) - paths.indexOf(b.path));
-      const direct = row.runs.find((r) => r.path === 'direct')!.load;
-      row.added = row.runs.filter((r) => r.path !== 'direct').map((r) => addedLatency(direct, r));
-      result.rows.push(row);
-    }
-
-    if (opts.maxMethod) {
-      progress(opts.maxMethod === 'closed' ? `max throughput: closed loop with ${opts.maxConcurrency.join(', ')} clients per path` : 'max throughput: stepping the offered rate up per path');
-      const s = stack;
-      result.max = await maxThroughput((p, cfg) => measure(s, p, cfg), paths,
-        { method: opts.maxMethod, rates: opts.maxRates, concurrencies: opts.maxConcurrency, maxP99Ms: opts.maxP99Ms },
-        { ...base, durationSec: opts.maxDurationSec }, progress);
-    }
+    Object.assign(result, await measurePaths((p, cfg) => measure(stack, p, cfg), paths, body, opts));
     result.targets = checkTargets(result.rows, result.max);
-  } finally {
-    await (stack?.stop() ?? Promise.resolve());
-    await stopAll();
-    if (!opts.keepDir) rmSync(dir, { recursive: true, force: true });
-    else progress(`logs kept in ${dir}`);
-  }
+  });
   result.totalSec = round((Date.now() - t0) / 1000, 1);
   return result;
 }

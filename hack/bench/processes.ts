@@ -29,12 +29,13 @@ const running = new Set<BenchProc>();
 
 /**
  * Spawns `node dist/<script> ...args` with stdout and stderr appended to `<dir>/<name>.log` and
- * resolves once `ready` matches the log, or rejects after `timeoutMs` or an early exit.
+ * resolves once `ready` matches the log, or rejects after `timeoutMs` or an early exit. `env` is
+ * added to this process's environment (e.g. NODE_EXTRA_CA_CERTS, read only at a process's start).
  */
-export async function startNode(name: string, script: string, args: string[], dir: string, ready: RegExp, nodeArgs: string[] = [], timeoutMs = 20_000): Promise<{ proc: BenchProc; match: RegExpMatchArray }> {
+export async function startNode(name: string, script: string, args: string[], dir: string, ready: RegExp, nodeArgs: string[] = [], timeoutMs = 20_000, env: Record<string, string> = {}): Promise<{ proc: BenchProc; match: RegExpMatchArray }> {
   const logFile = join(dir, `${name}.log`);
   const fd = openSync(logFile, 'a');
-  const child = spawn(process.execPath, [...nodeArgs, join(DIST, script), ...args], { stdio: ['ignore', fd, fd], cwd: dir });
+  const child = spawn(process.execPath, [...nodeArgs, join(DIST, script), ...args], { stdio: ['ignore', fd, fd], cwd: dir, env: { ...process.env, ...env } });
   closeSync(fd); // the child has its own copy
   const output = (): string => { try { return readFileSync(logFile, 'utf8'); } catch { return ''; } };
   const proc: BenchProc = {

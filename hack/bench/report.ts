@@ -2,7 +2,7 @@
  * Renders benchmark results for humans: Markdown tables (pasted into docs/performance.md) and a
  * short plain-text summary for the terminal.
  */
-import type { OverheadResult, PathRun, RateRow } from './overhead';
+import type { OverheadResult, PathRun, RateRow, TargetCheck } from './overhead';
 
 /** A number for a table cell: fixed decimals, "–" for NaN/undefined so gaps are visible. */
 export function cell(v: number | undefined, digits = 2): string {
@@ -44,7 +44,7 @@ function latencyRow(row: RateRow, run: PathRun): string[] {
 }
 
 /** The latency section: every rate and path, then any errors. */
-export function latencyMarkdown(r: OverheadResult): string {
+export function latencyMarkdown(r: Pick<OverheadResult, 'rows'>): string {
   const out = [
     'Latency is from each request\'s scheduled send time to the end of its response body (open loop), in ms. "+p50/+p99" = through-Sluice minus direct at that percentile; "×" = their ratio. CPU columns are µs of CPU (user + system, from /proc) per request of the data plane (DP) and engine simulator over the measured phase; "gen lag p99" is how late the load generator sent (charged to the server); "other CPU" is CPU used by processes outside the benchmark, as % of the machine (noise: rows with more than a few % are suspect).',
     '',
@@ -62,7 +62,7 @@ export function latencyMarkdown(r: OverheadResult): string {
 export function overheadMarkdown(r: OverheadResult): string {
   const s = r.settings;
   const out: string[] = [];
-  out.push(`Machine: ${r.machine.cpus} CPUs (${r.machine.cpuModel}), Node ${r.machine.node}, Linux ${r.machine.kernel}; load average at start ${r.machine.loadavgAtStart.join(' / ')}, CPU busy before start ${r.machine.busyPctAtStart}%. Data plane build: dist/dataplane sha256 ${r.build.dataplaneDistSha256} (newest file ${r.build.newestDataplaneFile}).`);
+  out.push(machineMarkdown(r));
   out.push(`Run: ${s.durationSec} s measured + ${s.warmupSec} s warm-up per rate and path; client pool ${s.connections} connections, at most ${s.maxOutstanding} in flight; body \`${s.requestBody}\`; engine sim timeScale ${s.engine.timeScale}, profile ${JSON.stringify(s.engine.profile)}. Total ${r.totalSec} s.`);
   if (r.rows.length) out.push('', latencyMarkdown(r));
   if (r.max.length) out.push('', maxMarkdown(r));
@@ -71,8 +71,13 @@ export function overheadMarkdown(r: OverheadResult): string {
   return out.join('\n');
 }
 
+/** The line naming the machine, how busy it was and the data-plane build measured. */
+export function machineMarkdown(r: Pick<OverheadResult, 'machine' | 'build'>): string {
+  return `Machine: ${r.machine.cpus} CPUs (${r.machine.cpuModel}), Node ${r.machine.node}, Linux ${r.machine.kernel}; load average at start ${r.machine.loadavgAtStart.join(' / ')}, CPU busy before start ${r.machine.busyPctAtStart}%. Data plane build: dist/dataplane sha256 ${r.build.dataplaneDistSha256} (newest file ${r.build.newestDataplaneFile}).`;
+}
+
 /** The max-throughput section: every run, then the max per path. */
-export function maxMarkdown(r: OverheadResult): string {
+export function maxMarkdown(r: Pick<OverheadResult, 'max'> & { settings: Pick<OverheadResult['settings'], 'maxP99Ms' | 'maxDurationSec' | 'warmupSec' | 'maxRates'> }): string {
   const s = r.settings;
   const method = r.max[0]!.method;
   const bound = s.maxP99Ms === null ? '' : ` and p99 ≤ ${s.maxP99Ms} ms`;
@@ -102,14 +107,14 @@ export function maxMarkdown(r: OverheadResult): string {
   ].join('\n');
 }
 
-/** A few lines for the terminal when --markdown is not given. */
-export function overheadSummary(r: OverheadResult): string {
+/** A few lines for the terminal when --markdown is not given (targets: the overhead mode's). */
+export function overheadSummary(r: Pick<OverheadResult, 'rows' | 'max'> & { targets?: TargetCheck[] }): string {
   const lines = r.rows.flatMap((row) => row.added.map((a) => {
     const t = row.runs.find((x) => x.path === a.path)!.load;
     const d = row.runs.find((x) => x.path === 'direct')!.load;
     return `${String(row.rate).padStart(6)} req/s ${a.path.padEnd(21)} added p50 ${signed(a.p50)} ms  p99 ${signed(a.p99)} ms  (direct p50 ${cell(d.latencyMs.p50, 3)} / p99 ${cell(d.latencyMs.p99, 3)}; ok ${cell(t.successPct, 2)}%)`;
   }));
   for (const m of r.max) lines.push(`max throughput ${m.path.padEnd(21)} ${m.lowerBound ? '≥ ' : ''}${m.maxRate} req/s${m.path === 'direct' ? '' : ` (${cell(m.pctOfDirect, 1)}% of direct)`}`);
-  for (const t of r.targets) lines.push(`target ${t.name} ${t.limit}: ${t.measured} → ${t.met === null ? 'not measured' : t.met ? 'met' : 'MISSED'}`);
+  for (const t of r.targets ?? []) lines.push(`target ${t.name} ${t.limit}: ${t.measured} → ${t.met === null ? 'not measured' : t.met ? 'met' : 'MISSED'}`);
   return lines.join('\n');
 }

@@ -3,9 +3,10 @@
  * (access log on / off) and the directory-source operator pushing the same snapshot to each,
  * all as separate processes on loopback, started the way a cluster would run them.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { request } from 'undici';
+import { Agent, request } from 'undici';
+import type { LoadConfig } from './load-common';
 import { startNode, waitUntil, type BenchProc } from './processes';
 
 /** The engine the benchmark talks to. */
@@ -68,11 +69,14 @@ export interface StackOptions {
   objects?: string;
   /**
    * Simulated pods (name and IP, all on the engine's port) instead of the one at engine.ip; `loras`
-   * are the adapters a pod registers (the first profile.maxLoras of them start resident).
+   * are the adapters a pod registers (the first profile.maxLoras of them start resident). `apiKey`
+   * and `sslKeyfile`/`sslCertfile` are vLLM's --api-key and --ssl-* for that pod alone ('' = none).
    */
-  pods?: { name: string; ip: string; loras?: string[] }[];
+  pods?: { name: string; ip: string; loras?: string[]; apiKey?: string; sslKeyfile?: string; sslCertfile?: string }[];
   /** Extra data-plane flags (e.g. --scrape-interval-ms 200). */
   dataplaneArgs?: string[];
+  /** Extra data-plane environment (e.g. NODE_EXTRA_CA_CERTS for a provider's private CA). */
+  dataplaneEnv?: Record<string, string>;
 }
 
 const TOKEN = 'bench-token';
@@ -153,7 +157,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     for (const [i, accessLog] of opts.accessLogs.entries()) {
       const { proc, match } = await startNode(`dataplane-${i}-accesslog-${accessLog ? 'on' : 'off'}`, 'dataplane/main.js',
         ['--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--push-token', TOKEN, '--access-log', String(accessLog), ...(opts.dataplaneArgs ?? [])],
-        opts.dir, /"trafficPort":(\d+),"adminPort":(\d+)/, opts.dataplaneNodeArgs);
+        opts.dir, /"trafficPort":(\d+),"adminPort":(\d+)/, opts.dataplaneNodeArgs, undefined, opts.dataplaneEnv);
       started.push(proc);
       dataplanes.push({ proc, url: `http://127.0.0.1:${match[1]}`, adminUrl: `http://127.0.0.1:${match[2]}`, accessLog });
     }
@@ -175,11 +179,14 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
 
 /**
  * Sends one request and checks a completion from the benchmark's pod comes back, so a
- * misrouted or broken path fails loudly before any load is sent.
+ * misrouted or broken path fails loudly before any load is sent. `extra` adds headers and a CA
+ * as the load generator would (load-common's LoadConfig).
  */
-export async function checkPath(origin: string, path: string, body: string, pod: string): Promise<void> {
-  const res = await request(`${origin}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+export async function checkPath(origin: string, path: string, body: string, pod: string, extra: Pick<LoadConfig, 'headers' | 'caFile'> = {}): Promise<void> {
+  const dispatcher = extra.caFile ? new Agent({ connect: { ca: readFileSync(extra.caFile) } }) : undefined;
+  const res = await request(`${origin}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...extra.headers }, body, ...(dispatcher ? { dispatcher } : {}) });
   const text = await res.body.text();
+  await dispatcher?.close();
   if (res.statusCode !== 200) throw new Error(`${origin}${path} answered ${res.statusCode}: ${text.slice(0, 500)}`);
   const json = JSON.parse(text) as { choices?: unknown[]; sim?: { pod?: string } };
   if (!json.choices?.length || json.sim?.pod !== pod) throw new Error(`${origin}${path} did not answer from pod ${pod}: ${text.slice(0, 500)}`);
